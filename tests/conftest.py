@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+"""Make the repository importable as ansible_collections.winimage.provisioning.
+
+The collection is the repository root; plain pytest needs it under an
+``ansible_collections/<namespace>/<name>`` path. A per-session temporary folder
+holds that path as a symlink to the checkout, so nothing is written into the
+repository and parallel runs do not share state.
+"""
+
+import os
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(REPO), 'shared')
+
+_root = tempfile.mkdtemp(prefix='winimage-collections-')
+os.makedirs(os.path.join(_root, 'ansible_collections', 'winimage'))
+os.symlink(REPO, os.path.join(_root, 'ansible_collections', 'winimage', 'provisioning'))
+sys.path.insert(0, _root)
+os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', _root)
+
+
+@pytest.fixture(scope='session')
+def shared_dir():
+    """The ../shared folder beside the checkout; skip when it is absent."""
+    if not os.path.isdir(SHARED):
+        pytest.skip('../shared (fixtures beside the checkout) is absent')
+    return SHARED
+
+
+@pytest.fixture(scope='session')
+def collections_root():
+    """A folder holding ansible_collections/winimage/provisioning -> the checkout."""
+    return _root
