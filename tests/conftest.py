@@ -14,6 +14,7 @@ import tempfile
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ helpers (odj_reference, ...)
 SHARED = os.path.join(os.path.dirname(REPO), 'shared')
 
 _root = tempfile.mkdtemp(prefix='winimage-collections-')

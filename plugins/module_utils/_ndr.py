@@ -323,8 +323,8 @@ def _read_scalars(r, cls, values, pending):
                 r.fail('%s has an odd byte length' % name, 'even Length and MaximumLength')
             if length > maximum:
                 r.fail('%s Length %d exceeds MaximumLength %d' % (name, length, maximum), 'Length <= MaximumLength')
-            if not ref and length:
-                r.fail('%s has a length but a NULL buffer' % name)
+            if not ref and (length or maximum):
+                r.fail('%s has a length but a NULL buffer' % name, 'Length = MaximumLength = 0 for a NULL buffer')
             pending.append((field, ref, (length, maximum)))
         elif isinstance(field, (BYTES, NESTED, ARRAY)):
             count = r.u32(name + ' count')

@@ -59,7 +59,7 @@ def _b64decode(text, offset_scale=1):
         return to_raw(raw)
     if not raw.startswith(HEADER[:4]):
         raise OdjFormatError('the base64 text does not decode to a provisioning package', 0, 'base64 text',
-                             'text starting with ARAIAMzMzMz')
+                             'text starting with ARAIAMzMzM (raw package) or //5 (djoin file)')
     return raw
 
 
