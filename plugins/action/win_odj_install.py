@@ -1,0 +1,337 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, winimage.provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of winimage.provisioning.win_odj_install.
+
+Every decision lives here; the PowerShell module only reads registry keys and
+calls NetRequestProvisioningPackageInstall.
+
+1. The package (``src`` on the controller, vault-encrypted or not, or
+   ``content``; raw, base64 or djoin-file form) is decoded on the controller
+   with the codec; a damaged package fails here, before anything is sent.
+2. The module dumps the target's pending offline-join keys (the image's
+   ``Windows/System32/config/SYSTEM`` hive, or the running system's); the
+   clear-text machine password is never returned, only an HMAC of it keyed
+   with a random per-run key, so a pending join can be compared with the package.
+3. The same reader the Linux ``odj_image_info`` uses (``_odj_registry.read_pending``)
+   interprets the dump; :func:`decide_install` chooses unchanged / install / fail.
+4. The module installs the raw bytes; the NET_API_STATUS is named with
+   ``_netapi_errors`` and ``NERR_JoinPerformedMustRestart`` becomes ``reboot_required``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ntpath
+import os
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.parsing.vault import VaultLib, is_encrypted
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
+from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+    NotSystemHiveError,
+    read_pending,
+)
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import detect_form, to_raw
+
+MODULE = 'winimage.provisioning.win_odj_install'
+ONLINE_CALLER = PROVISION['NETSETUP_PROVISION_ONLINE_CALLER']
+SECRET_VALUES = ['CurrentValue']
+MASKED = '********'
+VALID_ARGS = frozenset(('src', 'content', 'windows_path', 'online', 'force'))
+
+# Keys (relative to the SYSTEM hive root) the module dumps. 'ControlSet*' is
+# expanded by the module to every ControlSetNNN key; recurse=True dumps subkeys too.
+QUERY_KEYS = [
+    {'path': 'Select', 'recurse': False},
+    {'path': 'ControlSet*\\Control', 'recurse': False},
+    {'path': 'ControlSet*\\Control\\Lsa\\OfflineJoin', 'recurse': False},
+    {'path': 'ControlSet*\\Control\\Lsa\\OfflineProvisioning', 'recurse': True},
+    {'path': 'ControlSet*\\Services\\Netlogon', 'recurse': False},
+    {'path': 'ControlSet*\\Services\\Netlogon\\JoinDomain', 'recurse': False},
+    {'path': 'Setup\\DJOIN', 'recurse': False},
+]
+
+
+class PackageError(ValueError):
+    """The package cannot be used (unreadable, vault failure, not a package)."""
+
+
+# ---------------------------------------------------------------- package -> bytes
+
+def package_to_bytes(data, vault_secrets=None):
+    """Raw package bytes and the decoded package from any form, vault-encrypted or not.
+
+    data: bytes (file content: raw, djoin file, base64 text, or an Ansible vault
+    envelope holding one of those) or str (base64 text or a vault envelope).
+    Raises PackageError with a message that names the problem, never the content.
+    """
+    if isinstance(data, str):
+        data = data.strip()
+        if is_encrypted(data):
+            data = to_bytes(data)
+    if isinstance(data, (bytes, bytearray)) and is_encrypted(bytes(data)):
+        if not vault_secrets:
+            raise PackageError('the package is vault-encrypted but no vault secret is available '
+                               '(give --vault-id / --ask-vault-pass)')
+        try:
+            data = VaultLib(vault_secrets).decrypt(bytes(data))
+        except Exception as exc:  # AnsibleVaultError and friends
+            raise PackageError('the package could not be vault-decrypted: %s' % to_native(exc))
+    if isinstance(data, (bytes, bytearray)) and detect_form(bytes(data)) == 'base64':
+        data = bytes(data).strip()
+    if not data:
+        raise PackageError('the package is empty')
+    try:
+        raw = to_raw(data)
+        pd = decode(raw)
+    except OdjFormatError as exc:
+        raise PackageError('not a usable provisioning package: %s' % to_native(exc))
+    if not pd.win7.machine_name or not pd.win7.dns_domain_info.dns_domain_name:
+        raise PackageError('the provisioning package names no machine or no domain')
+    return raw, pd
+
+
+def read_package_file(path, loader):
+    """Bytes of a controller file, vault-decrypted through the loader when encrypted."""
+    if not os.path.isfile(path):
+        raise PackageError('src %s: no such file' % path)
+    real = loader.get_real_file(path, decrypt=True)
+    try:
+        with open(real, 'rb') as handle:
+            return handle.read()
+    finally:
+        loader.cleanup_tmp_file(real)
+
+
+# ---------------------------------------------------------------- the module's dump
+
+class DumpReader(object):
+    """A registry reader (HivexReader interface) over the module's key dump.
+
+    dump: {'<path>': {'values': [{'name', 'type', 'data' (base64)}], 'subkeys': [names]}}
+    with paths relative to the SYSTEM root; absent keys are missing from the dump.
+    """
+
+    def __init__(self, dump):
+        self.keys = dict(((k or '').lower(), v) for k, v in (dump or {}).items())
+
+    def values(self, key):
+        entry = self.keys.get(key.strip('\\').lower())
+        if entry is None:
+            return None
+        out = {}
+        for value in entry.get('values') or []:
+            name = value.get('name') or ''
+            out[name.lower()] = (name, int(value.get('type') or 0), base64.b64decode(value.get('data') or ''))
+        return out
+
+    def subkeys(self, key):
+        entry = self.keys.get(key.strip('\\').lower())
+        if entry is None:
+            return None
+        return list(entry.get('subkeys') or [])
+
+
+def secret_digest(key, secret):
+    """HMAC-SHA256 (hex) of a password as UTF-16LE, keyed with the per-run key."""
+    return hmac.new(key, to_text(secret).encode('utf-16-le'), hashlib.sha256).hexdigest()
+
+
+def pending_from_query(query):
+    """(pending state dict or None, secret HMAC or None) from the module's query result."""
+    if not query.get('hive_exists', True):
+        return None, None
+    reader = DumpReader(query.get('registry'))
+    try:
+        pending = read_pending(reader)
+    except NotSystemHiveError as exc:
+        raise AnsibleActionFail('%s: %s' % (query.get('hive_path') or 'SYSTEM hive', to_native(exc)))
+    digest = None
+    for item in query.get('secrets') or []:
+        if (item.get('name') or '').lower() == 'currentvalue' and (item.get('key') or '').lower().endswith('offlinejoin') \
+                and pending is not None and (item.get('key') or '').lower().startswith(pending['control_set'].lower()):
+            digest = item.get('hmac')
+    return pending, digest
+
+
+def hive_path(windows_path):
+    """The SYSTEM hive of a Windows folder (Windows path syntax)."""
+    return ntpath.join(windows_path.rstrip('\\/'), 'System32', 'config', 'SYSTEM')
+
+
+def same_windows_path(a, b):
+    norm = [ntpath.normcase(ntpath.normpath((x or '').rstrip('\\/'))) for x in (a, b)]
+    return norm[0] == norm[1]
+
+
+# ---------------------------------------------------------------- decisions
+
+def decide_install(pending, pending_digest, package_digest, pd, force, computer=None):
+    """('unchanged' | 'install', reason); AnsibleActionFail when a different join is pending.
+
+    pending: read_pending() output or None; *_digest: HMACs of the pending and the
+    package's machine password; computer: for the running system, {'name', 'domain',
+    'part_of_domain'}.
+    """
+    machine = pd.win7.machine_name
+    domain = pd.win7.dns_domain_info.dns_domain_name
+    if computer and computer.get('part_of_domain') and \
+            (computer.get('domain') or '').lower() == domain.lower() and \
+            (computer.get('name') or '').upper() == machine.upper() and pending is None:
+        if force:
+            return 'install', 'the system is already joined to %s as %s; force installs the package again' % (domain, machine)
+        return 'unchanged', 'the system is already joined to %s as %s' % (domain, machine)
+    if pending is None:
+        return 'install', 'no offline join is pending'
+    same = (pending.get('machine_name') or '').upper() == machine.upper() and \
+        (pending.get('domain') or '').lower() == domain.lower()
+    if same:
+        if pending_digest and package_digest and hmac.compare_digest(pending_digest, package_digest):
+            if force:
+                return 'install', 'the same join is pending; force installs it again'
+            return 'unchanged', 'the offline join of %s to %s is already pending with this package' % (machine, domain)
+        return 'install', ('an offline join of %s to %s is pending with a different machine password '
+                           '(an older package); the new package replaces it' % (machine, domain))
+    if force:
+        return 'install', 'replacing the pending join of %s to %s (force)' % (pending.get('machine_name'), pending.get('domain'))
+    raise AnsibleActionFail('a different offline join is already pending on the target: %s to %s (package: %s to %s); '
+                            'set force=true to replace it' % (pending.get('machine_name'), pending.get('domain'), machine, domain))
+
+
+def install_outcome(status, online):
+    """(ok, reboot_required, message) for a NET_API_STATUS of NetRequestProvisioningPackageInstall."""
+    status = int(status)
+    if status == 0:
+        return True, bool(online), None
+    if _netapi_errors.is_restart_required(status):
+        return True, True, None
+    return False, False, _netapi_errors.describe(status, 'NetRequestProvisioningPackageInstall')
+
+
+def validate_args(args):
+    """Check the user options; return (src, content, windows_path, online, force)."""
+    unknown = sorted(set(args) - VALID_ARGS)
+    if unknown:
+        raise AnsibleActionFail('unsupported option(s) for win_odj_install: %s' % ', '.join(unknown))
+    src, content = args.get('src'), args.get('content')
+    if bool(src) == bool(content):
+        raise AnsibleActionFail('exactly one of src (a package file on the controller) or content (the package as base64 text) is required')
+    windows_path = args.get('windows_path')
+    online = _bool(args.get('online', False), 'online')
+    force = _bool(args.get('force', False), 'force')
+    if bool(windows_path) == online:
+        raise AnsibleActionFail('give either windows_path (the Windows folder of a mounted offline image) or online=true '
+                                '(the running system), not both and not neither')
+    if windows_path and not (windows_path[1:3] == ':\\' or windows_path.startswith('\\\\')):
+        raise AnsibleActionFail('windows_path must be an absolute Windows path such as D:\\mount\\Windows or a UNC path, got %r'
+                                % windows_path)
+    return src, content, windows_path, online, force
+
+
+def _bool(value, name):
+    from ansible.module_utils.parsing.convert_bool import boolean
+    try:
+        return boolean(value, strict=True)
+    except TypeError as exc:
+        raise AnsibleActionFail('%s: %s' % (name, to_native(exc)))
+
+
+# ---------------------------------------------------------------- the action
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+
+    def _module(self, task_vars, args):
+        return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        src, content, windows_path, online, force = validate_args(self._task.args)
+
+        try:
+            if src:
+                try:
+                    found = self._find_needle('files', src)
+                except AnsibleError as exc:
+                    raise PackageError('src %s: %s' % (src, to_native(exc)))
+                data = read_package_file(found, self._loader)
+            else:
+                data = content
+            secrets = getattr(getattr(self._loader, '_vault', None), 'secrets', None)
+            raw, pd = package_to_bytes(data, secrets)
+        except PackageError as exc:
+            raise AnsibleActionFail(to_native(exc))
+
+        key = os.urandom(32)
+        query_args = {
+            '_phase': 'query', '_request': {'registry_keys': QUERY_KEYS, 'mask': SECRET_VALUES},
+            '_hmac_key': base64.b64encode(key).decode('ascii'),
+            'windows_path': windows_path, 'online': online, 'force': force,
+        }
+        query = self._module(task_vars, query_args)
+        if query.get('failed'):
+            query.pop('secrets', None)
+            return query
+        if not online:
+            if same_windows_path(windows_path, query.get('system_root')):
+                raise AnsibleActionFail('windows_path %s is the Windows folder of the running system; set online=true '
+                                        'to provision the running system instead' % windows_path)
+            if not query.get('hive_exists'):
+                raise AnsibleActionFail('no SYSTEM hive at %s: windows_path must be the Windows folder of a mounted '
+                                        'offline image (e.g. D:\\mount\\Windows)' % query.get('hive_path'))
+        pending, pending_digest = pending_from_query(query)
+        package_digest = secret_digest(key, pd.win7.machine_password or '')
+        decision, reason = decide_install(pending, pending_digest, package_digest, pd, force,
+                                          computer=query.get('computer') if online else None)
+
+        result.update({
+            'changed': decision == 'install',
+            'decision': decision,
+            'reason': reason,
+            'package': package_facts(pd),
+            'pending_join_before': pending,
+            'pending_join': pending,
+            'reboot_required': False,
+            'target': 'online' if online else windows_path,
+        })
+        if decision == 'unchanged' or self._task.check_mode:
+            return result
+
+        target_path = query.get('system_root') if online else windows_path
+        outcome = self._module(task_vars, {
+            '_phase': 'install', '_package': base64.b64encode(raw).decode('ascii'),
+            '_request': {'options': ONLINE_CALLER if online else 0, 'windows_path': target_path},
+            'windows_path': windows_path, 'online': online, 'force': force,
+        })
+        if outcome.get('failed'):
+            return dict(result, failed=True, changed=False, msg=outcome.get('msg'))
+        status = int(outcome.get('status', -1))
+        ok, reboot, message = install_outcome(status, online)
+        result['status'] = _netapi_errors.as_dict(status)
+        if not ok:
+            result.update(failed=True, changed=False, msg=message)
+            return result
+        result['reboot_required'] = reboot
+
+        after = self._module(task_vars, query_args)
+        if not after.get('failed'):
+            pending_after, digest_after = pending_from_query(after)
+            result['pending_join'] = pending_after
+            if pending_after is None or not hmac.compare_digest(digest_after or '', package_digest):
+                result.setdefault('warnings', []).append(
+                    'NetRequestProvisioningPackageInstall reported success but the pending join state read back '
+                    'does not match the package')
+        return result

@@ -1,0 +1,595 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, winimage.provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The provisioner: computer accounts + offline-join packages, one machine or a batch.
+
+What ``djoin /provision`` (``NetCreateProvisioningPackage``) does, from Linux,
+over one ADClient connection:
+
+1. validate every name (NetBIOS: at most 15 characters; DNS: letters, digits,
+   hyphens, not only digits, no leading/trailing hyphen);
+2. one LDAP search finds the accounts that exist already;
+3. per machine, decide: ``unchanged`` (its package file exists and the password
+   in it still authenticates as the account), ``created`` (no account),
+   ``reused`` (account exists and O(reuse_account), or the account is the one an
+   earlier run made - its stale package or pending marker carries its SID: new
+   password), ``conflict`` (exists, not ours, no O(reuse_account)), ``invalid``;
+   in check mode the same as ``would_create`` / ``would_reuse`` / ``conflict`` /
+   ``unchanged`` without any write (and without trying passwords: a bind is a logon
+   the DC records);
+4. build the package with the codec from what the DC itself says (LDAP ping:
+   DC flags, forest, DC name, sites; domain SID and GUID; the account's RID/SID);
+5. write it 0600 atomically (djoin file, raw or base64 form, optionally Ansible
+   Vault encrypted) and/or return it.
+
+A batch never stops at one bad machine; connection-level failures stop the
+rest (they would fail the same way). An account created whose file could not be
+written keeps a ``.NAME.pending`` marker (no secret) so that the next run
+recognises it as its own and finishes it.
+
+Extension point (issue 7: policies, root CA certificates): ``part_builders`` -
+callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import re
+import secrets
+import string
+
+from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
+    ADError, UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT)
+from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
+    atomic_write, file_lock, temp_path_beside)
+from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+    PART_JOINPROV3, build_package, decode, encode)
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import (
+    to_base64, to_djoin_file)
+from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
+
+NETSETUP_PROVISION_REUSE_ACCOUNT = 0x2
+NETSETUP_PROVISION_USE_DEFAULT_PASSWORD = 0x4
+
+# 64 random characters (~410 bits). At most 64 bytes so that the DC's PBKDF2
+# (Kerberos AES keys) uses it as the HMAC key directly: a longer one costs the DC
+# a hash per iteration with no gain in strength.
+PASSWORD_LENGTH = 64
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits + '!#$*+,-./:;=?@[]^_{|}~'
+
+FORMS = {'djoin_file': '.djoin', 'raw': '.odj', 'base64': '.b64'}
+VAULT_SUFFIX = '.vault'
+
+STATUS_FAILED = ('invalid', 'conflict', 'failed')
+
+
+def _find_syncfs():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        func = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int]
+
+    def syncfs(fd):
+        if func(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+    return syncfs
+
+
+_syncfs = _find_syncfs()
+_NAME_RE = re.compile(r'^[A-Za-z0-9-]+$')
+
+
+class ProvisionError(Exception):
+    """The whole run cannot go on (bad options, DC unreachable, OU missing...)."""
+
+    def __init__(self, message, kind='error'):
+        super(ProvisionError, self).__init__(message)
+        self.kind = kind
+
+
+def check_machine_name(name):
+    """Upper-case NetBIOS name, or ValueError saying what is wrong with it."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError('empty machine name')
+    name = name.strip()
+    if '.' in name:
+        raise ValueError('give the short computer name, not a DNS name (%r has a dot)' % name)
+    if len(name) > 15:
+        raise ValueError('name too long: %d characters (NetBIOS computer names have at most 15)' % len(name))
+    if not _NAME_RE.match(name):
+        bad = sorted(set(c for c in name if not re.match(r'[A-Za-z0-9-]', c)))
+        raise ValueError('invalid character(s) %s: DNS host names allow letters, digits and hyphens'
+                         % ' '.join(repr(c) for c in bad))
+    if name.startswith('-') or name.endswith('-'):
+        raise ValueError('name must not start or end with a hyphen')
+    if name.isdigit():
+        raise ValueError('name must not be only digits')
+    return name.upper()
+
+
+def generate_password(length=PASSWORD_LENGTH):
+    while True:
+        password = ''.join(secrets.choice(_PASSWORD_ALPHABET) for _index in range(length))
+        # AD complexity: three of four classes (always met in practice; checked anyway)
+        classes = sum(bool(re.search(p, password)) for p in ('[a-z]', '[A-Z]', '[0-9]', '[^A-Za-z0-9]'))
+        if classes >= 3:
+            return password
+
+
+def default_password(name):
+    """NETSETUP_PROVISION_USE_DEFAULT_PASSWORD: the machine name in lower case (first 14 characters)."""
+    return name.lower()[:14]
+
+
+class Machine(object):
+    """Per-machine state and outcome (``result()`` never holds a secret unless return_package)."""
+
+    def __init__(self, requested):
+        self.requested = requested
+        self.name = None
+        self.status = None
+        self.changed = False
+        self.msg = None
+        self.account = None
+        self.path = None
+        self.package_b64 = None
+        self.verified = None
+        self.file_action = None
+        self.account_action = None
+        self.password = None
+
+    def fail(self, status, msg):
+        self.status = status
+        self.msg = msg
+
+    def result(self, with_package=False):
+        out = {'name': self.name or self.requested, 'status': self.status, 'changed': self.changed,
+               'msg': self.msg, 'dn': None, 'sid': None, 'rid': None, 'object_guid': None, 'path': self.path,
+               'password_verified': self.verified}
+        if self.account is not None:
+            out.update(dn=self.account.dn, sid=self.account.sid, rid=self.account.rid,
+                       object_guid=str(self.account.guid) if self.account.guid else None)
+        if with_package:
+            out['package'] = self.package_b64
+        return out
+
+
+class Provisioner(object):
+    """Runs one batch over one connected ADClient."""
+
+    def __init__(self, client, domain, machine_account_ou=None, reuse_account=False, use_default_password=False,
+                 dest=None, package_format='djoin_file', return_package=False, vault_password=None, vault_id=None,
+                 check_mode=False, part_builders=(), enctypes=None):
+        if package_format not in FORMS:
+            raise ProvisionError('package_format must be one of %s' % ', '.join(sorted(FORMS)), 'options')
+        if not dest and not return_package:
+            raise ProvisionError('nowhere to put the packages: give dest (a folder) and/or return_package=true',
+                                 'options')
+        if vault_password is not None and not dest:
+            raise ProvisionError('vault encryption is for package files: give dest', 'options')
+        self.client = client
+        self.domain = domain.strip().rstrip('.').lower()
+        self.ou = machine_account_ou
+        self.reuse_account = reuse_account
+        self.use_default_password = use_default_password
+        self.dest = dest
+        self.form = package_format
+        self.return_package = return_package
+        self.vault_password = vault_password
+        self.vault_id = vault_id
+        self.check_mode = check_mode
+        self.part_builders = list(part_builders)
+        self.enctypes = enctypes
+        self.domain_info = None
+        self.ou_dn = None
+        self._pending = {}
+        self._unsynced = False
+
+    # -- paths ---------------------------------------------------------
+    def package_path(self, name):
+        suffix = FORMS[self.form] + (VAULT_SUFFIX if self.vault_password is not None else '')
+        return os.path.join(self.dest, name + suffix)
+
+    def _candidate_paths(self, name):
+        """Existing package files of name in any form, the wanted one first."""
+        wanted = self.package_path(name)
+        paths = [wanted]
+        for suffix in FORMS.values():
+            for extra in ('', VAULT_SUFFIX):
+                path = os.path.join(self.dest, name + suffix + extra)
+                if path not in paths:
+                    paths.append(path)
+        return [p for p in paths if os.path.isfile(p)]
+
+    def _marker_path(self):
+        return os.path.join(self.dest, '.odj_provision.pending')
+
+    # -- package files -------------------------------------------------
+    def _render(self, raw):
+        if self.form == 'raw':
+            data = raw
+        elif self.form == 'base64':
+            data = (to_base64(raw) + '\n').encode('ascii')
+        else:
+            data = to_djoin_file(raw)
+        if self.vault_password is not None:
+            data = _vault.encrypt(data, self.vault_password, self.vault_id)
+        return data
+
+    def _read_package(self, path):
+        """(ProvisionData, note) of an existing file; (None, why) when unusable."""
+        try:
+            with open(path, 'rb') as handle:
+                data = handle.read()
+        except OSError as exc:
+            return None, 'cannot read %s: %s' % (path, exc.strerror)
+        if _vault.is_vault(data):
+            if self.vault_password is None:
+                return None, '%s is vault-encrypted and no vault password was given' % path
+            try:
+                data = _vault.decrypt(data, self.vault_password)
+            except _vault.VaultError as exc:
+                return None, '%s: %s' % (path, exc)
+        try:
+            return decode(data), None
+        except OdjFormatError as exc:
+            return None, '%s is not a valid package (%s)' % (path, exc.__class__.__name__)
+        except ValueError:
+            return None, '%s is not a valid package' % path
+
+    def _write_package(self, machine, raw):
+        """Write the file (0600, via a temporary file and rename); _sync_files() makes the batch durable."""
+        path = self.package_path(machine.name)
+        data = self._render(raw)
+        tmp = temp_path_beside(path)
+        try:
+            with open(tmp, 'wb') as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        for other in self._candidate_paths(machine.name):
+            if other != path:
+                os.unlink(other)
+        machine.path = path
+        self._unsynced = True
+
+    def _sync_files(self):
+        """One filesystem sync for the whole batch instead of an fsync per file."""
+        if not self._unsynced:
+            return
+        fd = os.open(self.dest, os.O_RDONLY)
+        try:
+            if _syncfs is not None:
+                _syncfs(fd)
+            else:
+                os.sync()
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._unsynced = False
+
+    # -- pending marker: accounts made or reset whose file is not yet safe on disk --
+    def _load_pending(self):
+        try:
+            with open(self._marker_path(), 'rb') as handle:
+                data = json.loads(handle.read().decode('utf-8'))
+            self._pending = {str(k): dict(v) for k, v in data.items()}
+        except (OSError, ValueError, AttributeError, TypeError):
+            self._pending = {}
+
+    def _save_pending(self):
+        path = self._marker_path()
+        if self._pending:
+            atomic_write(path, json.dumps(self._pending, sort_keys=True).encode('utf-8'), mode=0o600)
+        elif os.path.exists(path):
+            os.unlink(path)
+
+    # -- the run -------------------------------------------------------
+    def prepare(self):
+        """Domain facts and the target OU (fails the whole run when missing)."""
+        try:
+            self.domain_info = self.client.domain_info(self.domain)
+        except ADError as exc:
+            raise ProvisionError(str(exc), exc.kind)
+        self.ou_dn = self.ou or self.domain_info.computers_dn
+        try:
+            present = self.client.exists(self.ou_dn)
+        except ADError as exc:
+            raise ProvisionError(str(exc), exc.kind)
+        if not present:
+            raise ProvisionError('the OU %s does not exist in %s' % (self.ou_dn, self.domain), 'ou_missing')
+        if self.dest:
+            if not os.path.isdir(self.dest):
+                raise ProvisionError('dest %s is not a directory' % self.dest, 'options')
+            if not os.access(self.dest, os.W_OK) and not self.check_mode:
+                raise ProvisionError('dest %s is not writable' % self.dest, 'options')
+
+    def run(self, names):
+        """Provision names (strings); return the Machine list in the order given (duplicates once)."""
+        machines = []
+        seen = set()
+        for requested in names:
+            machine = Machine(requested)
+            try:
+                machine.name = check_machine_name(requested)
+            except ValueError as exc:
+                machine.fail('invalid', 'invalid machine name %r: %s' % (requested, exc))
+                machines.append(machine)
+                continue
+            if machine.name in seen:
+                continue
+            seen.add(machine.name)
+            machines.append(machine)
+        self.prepare()
+        valid = [m for m in machines if m.status is None]
+        try:
+            existing = self.client.find_accounts(self.domain_info.base_dn, [m.name for m in valid])
+        except ADError as exc:
+            raise ProvisionError(str(exc), exc.kind)
+        if self.dest and not self.check_mode:
+            with file_lock(os.path.join(self.dest, '.odj_provision.lock')):
+                self._load_pending()
+                try:
+                    self._run_all(valid, existing)
+                finally:
+                    self._save_pending()
+        else:
+            if self.dest:
+                self._load_pending()
+            self._run_all(valid, existing)
+        return machines
+
+    def _run_all(self, machines, existing):
+        # accounts about to be created go into the pending marker first (one durable write)
+        if self.dest and not self.check_mode:
+            for machine in machines:
+                if machine.name not in existing:
+                    self._pending[machine.name] = {'dn': self.client.computer_dn(machine.name, self.ou_dn)}
+            self._save_pending()
+        fatal = None
+        to_build = []
+        for machine in machines:
+            if fatal is not None:
+                machine.fail('failed', 'not attempted: %s' % fatal)
+                continue
+            try:
+                if self._decide(machine, existing.get(machine.name)):
+                    to_build.append(machine)
+            except ADError as exc:
+                machine.fail('failed', str(exc))
+                if exc.kind in ('unreachable', 'bad_credentials', 'tls', 'tls_required'):
+                    fatal = str(exc)
+            except (OSError, ValueError) as exc:
+                machine.fail('failed', '%s: %s' % (machine.name, exc))
+        if self.dest and not self.check_mode:
+            for machine in machines:
+                if machine.name in self._pending and machine.account_action is None \
+                        and machine.name not in existing:
+                    del self._pending[machine.name]  # never created (failed before the add)
+        if to_build:
+            self._build_all(to_build)
+        if self.dest and not self.check_mode:
+            self._sync_files()
+            for machine in to_build:
+                if machine.file_action == 'written':
+                    self._pending.pop(machine.name, None)
+
+    def _build_all(self, to_build):
+        """Read the new accounts back with one search, then build and write every package."""
+        created = [m for m in to_build if m.account is None]
+        problem = None
+        if created:
+            try:
+                found = self.client.find_accounts(self.domain_info.base_dn, [m.name for m in created])
+            except ADError as exc:
+                found = {}
+                problem = str(exc)
+            for machine in created:
+                machine.account = found.get(machine.name)
+        for machine in to_build:
+            try:
+                if machine.account is None or machine.account.rid is None:
+                    raise ValueError('the new account cannot be read back%s' % (' (%s)' % problem if problem else ''))
+                raw = encode(self._build(machine, machine.password))
+                if self.dest:
+                    self._write_package(machine, raw)
+                    machine.file_action = 'written'
+                if self.return_package:
+                    machine.package_b64 = to_base64(raw)
+            except (OSError, ValueError) as exc:
+                machine.fail('failed', 'the account %s is %s but its package could not be made or written (%s); '
+                                       'the next run finishes it' % (machine.name, machine.account_action, exc))
+            finally:
+                machine.password = None
+
+    def _existing_package(self, machine, account):
+        """(ProvisionData, password, path, note) of the package file of machine, if any."""
+        if not self.dest:
+            return None, None, None, None
+        for path in self._candidate_paths(machine.name):
+            pd, note = self._read_package(path)
+            if pd is None:
+                return None, None, path, note
+            win7 = pd.win7
+            if win7 is None or (win7.machine_name or '').upper() != machine.name \
+                    or (win7.domain or '').lower() != self.domain_info.dns_domain.lower():
+                return None, None, path, '%s is a package for another machine or domain' % path
+            part = pd.part(PART_JOINPROV3)
+            sid = part.sid if part is not None else None
+            if account is not None and sid and account.sid and sid != account.sid:
+                return None, None, path, '%s names another account (SID %s, the account has %s)' % (
+                    path, sid, account.sid)
+            return pd, win7.machine_password, path, None
+        return None, None, None, None
+
+    def _ours(self, machine, account):
+        """True when the pending marker of an earlier run names this account."""
+        entry = self._pending.get(machine.name) if self.dest else None
+        return bool(entry) and (entry.get('dn') or '').lower() == account.dn.lower()
+
+    def _decide(self, machine, account):
+        """Do the LDAP part for one machine; True when a package must be built for it."""
+        if account is not None:
+            classes = [c.lower() for c in account.object_classes]
+            uac = account.user_account_control or 0
+            if 'computer' not in classes or uac & UF_SERVER_TRUST_ACCOUNT or not uac & UF_WORKSTATION_TRUST_ACCOUNT:
+                machine.account = account
+                machine.fail('conflict', '%s$ exists at %s and is not a workstation account; it cannot be used'
+                             % (machine.name, account.dn))
+                return False
+        pd, password, path, note = self._existing_package(machine, account)
+        stale = False
+        if account is not None and pd is not None:
+            machine.account = account
+            machine.path = path
+            if self.check_mode:
+                # a bind is a logon the DC records: check mode does not try the password
+                machine.status = 'unchanged'
+                machine.msg = 'package %s matches the account (password not tried in check mode)' % path
+                if self.return_package:
+                    machine.package_b64 = to_base64(encode(pd))
+                return False
+            if self.client.verify_password(account.dn, password, account.sam_account_name,
+                                           self.domain_info.dns_domain.upper()):
+                machine.verified = True
+                self._pending.pop(machine.name, None)
+                raw = encode(pd)
+                machine.status = 'unchanged'
+                machine.msg = 'package file present and its password authenticates'
+                if path != self.package_path(machine.name) or self._needs_rewrite(path):
+                    self._write_package(machine, raw)
+                    machine.changed = True
+                    machine.file_action = 'rewritten'
+                    machine.msg = 'password still valid; file rewritten as %s' % machine.path
+                if self.return_package:
+                    machine.package_b64 = to_base64(raw)
+                return False
+            machine.verified = False
+            stale = True
+            note = 'the password in %s no longer authenticates' % path
+        if account is not None:
+            machine.account = account
+            if not (self.reuse_account or stale or self._ours(machine, account)):
+                why = ' (%s)' % note if note else ''
+                machine.fail('conflict', '%s$ already exists at %s%s; set reuse_account=true to reuse it '
+                             '(its password will be reset)' % (machine.name, account.dn, why))
+                return False
+            if self.check_mode:
+                machine.status = 'would_reuse'
+                machine.changed = True
+                machine.msg = 'would reset the password of %s and write a new package' % account.dn + (
+                    ' (%s)' % note if note else '')
+                return False
+            if self.dest:
+                self._pending[machine.name] = {'dn': account.dn}
+                self._save_pending()
+            machine.password = self._new_password(machine.name)
+            self.client.set_password(account.dn, machine.password)
+            machine.account_action = 'password_reset'
+            machine.status = 'reused'
+            machine.changed = True
+            machine.msg = 'password of the existing account reset' + (' (%s)' % note if note else '')
+            return True
+        dn = self.client.computer_dn(machine.name, self.ou_dn)
+        if self.check_mode:
+            machine.status = 'would_create'
+            machine.changed = True
+            machine.msg = 'would create %s' % dn
+            return False
+        machine.password = self._new_password(machine.name)
+        kwargs = {} if self.enctypes is None else {'enctypes': self.enctypes}
+        self.client.create_computer(machine.name, self.ou_dn, self.domain_info.dns_domain, machine.password,
+                                    read_back=False, **kwargs)
+        machine.account_action = 'created'
+        machine.status = 'created'
+        machine.changed = True
+        machine.msg = 'account created'
+        return True
+
+    def _needs_rewrite(self, path):
+        """The file is in the wanted place but not the wanted encryption state."""
+        try:
+            with open(path, 'rb') as handle:
+                head = handle.read(64)
+        except OSError:
+            return True
+        return _vault.is_vault(head) != (self.vault_password is not None)
+
+    def _new_password(self, name):
+        return default_password(name) if self.use_default_password else generate_password()
+
+    def options_flags(self):
+        flags = 0
+        if self.reuse_account:
+            flags |= NETSETUP_PROVISION_REUSE_ACCOUNT
+        if self.use_default_password:
+            flags |= NETSETUP_PROVISION_USE_DEFAULT_PASSWORD
+        return flags
+
+    def _build(self, machine, password):
+        di = self.domain_info
+        context = {'name': machine.name, 'account': machine.account, 'domain': di}
+        extra = []
+        for builder in self.part_builders:
+            extra.extend(builder(context))
+        return build_package(
+            domain_dns=di.dns_domain, netbios_domain=di.netbios, forest=di.forest, domain_guid=di.guid,
+            domain_sid=di.sid, machine_name=machine.name, machine_password=password,
+            dc_name='\\\\' + di.dc_dns_name, dc_address='\\\\' + di.dc_address, dc_address_type=1,
+            dc_flags=di.dc_flags, dc_site_name=di.dc_site_name, client_site_name=di.client_site_name,
+            options=self.options_flags(), rid=machine.account.rid, machine_sid=machine.account.sid,
+            extra_parts=extra)
+
+    def domain_facts(self):
+        di = self.domain_info
+        if di is None:
+            return None
+        return {'dns_domain': di.dns_domain, 'netbios_name': di.netbios, 'forest': di.forest, 'sid': di.sid,
+                'guid': str(di.guid), 'dc_name': di.dc_dns_name, 'dc_address': di.dc_address,
+                'dc_flags': di.dc_flags, 'dc_site_name': di.dc_site_name, 'client_site_name': di.client_site_name,
+                'machine_account_ou': self.ou_dn}
+
+
+def summarize(machines, with_package=False):
+    """Module result pieces: per-machine list, changed, failed names, counts, diff."""
+    results = [m.result(with_package) for m in machines]
+    failed = [m for m in machines if m.status in STATUS_FAILED]
+    counts = {}
+    for m in machines:
+        counts[m.status] = counts.get(m.status, 0) + 1
+    before = {'accounts': {}, 'files': {}}
+    after = {'accounts': {}, 'files': {}}
+    for m in machines:
+        if not m.changed:
+            continue
+        if m.status in ('created', 'would_create'):
+            before['accounts'][m.name] = 'absent'
+            after['accounts'][m.name] = 'created'
+        elif m.status in ('reused', 'would_reuse'):
+            before['accounts'][m.name] = 'present'
+            after['accounts'][m.name] = 'password reset'
+        if m.path or m.status in ('would_create', 'would_reuse'):
+            label = m.path or m.name
+            before['files'][label] = 'present' if m.status in ('reused', 'would_reuse', 'unchanged') else 'absent'
+            after['files'][label] = 'new package'
+    return {
+        'machines': results,
+        'changed': any(m.changed for m in machines),
+        'failed_machines': [m.name or m.requested for m in failed],
+        'counts': counts,
+        'diff': {'before': before, 'after': after},
+        'failure_messages': ['%s: %s' % (m.name or m.requested, m.msg) for m in failed],
+    }

@@ -1,0 +1,464 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, winimage.provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: odj_provision
+short_description: Create computer accounts and offline domain join packages from Linux
+version_added: 0.1.0
+description:
+  - Does from Linux, in Python, what C(djoin /provision) and C(NetCreateProvisioningPackage) do on
+    Windows, against any Active Directory domain controller (Windows or Samba).
+  - For each machine in O(machines) it creates the computer account the way Windows does
+    (C(sAMAccountName) C(NAME$), C(userAccountControl) workstation trust, C(dNSHostName), C(HOST/) and
+    C(RestrictedKrbHost/) service principal names, in O(machine_account_ou)), sets its password inside
+    the TLS-protected LDAP connection, and builds the provisioning package from what the DC itself reports
+    (domain SID and GUID, forest, DC name and address, the DC flags and site names of the LDAP/Netlogon
+    ping, the account's RID and SID).
+  - A whole batch runs in one task over one authenticated LDAPS connection. One bad machine (invalid
+    name, conflict) does not stop the others; the task then fails and lists the bad ones.
+  - Idempotent. A machine whose package file exists in O(dest) and whose password still authenticates
+    as the account is left alone (no password reset). A missing or stale package means a new password
+    and a new file.
+  - The package holds the machine password in clear text. Files are created with mode C(0600), atomically,
+    optionally encrypted with Ansible Vault (O(vault_password) or O(vault_id)). Nothing secret reaches the
+    task result unless O(return_package=true), and then the task output is censored like C(no_log).
+  - "Run it where the packages should be: normally the controller (C(delegate_to: localhost)) or an AWX
+    execution environment."
+author:
+  - winimage.provisioning contributors (@winimage)
+options:
+  domain:
+    description:
+      - DNS name of the domain, for example V(corp.example.com).
+    type: str
+    required: true
+  machines:
+    description:
+      - One computer name or a list of them (NetBIOS names; at most 15 characters; letters, digits and hyphens;
+        not only digits).
+      - Names are used in upper case, as Windows does.
+    type: list
+    elements: str
+    required: true
+  machine_account_ou:
+    description:
+      - Distinguished name of the OU or container for new accounts.
+      - Default is the domain's well-known computers container (from C(wellKnownObjects)), usually
+        C(CN=Computers,DC=...).
+      - An existing account stays where it is.
+    type: str
+  domain_controller:
+    description:
+      - Name or address of the DC to use.
+      - Default is to look up the C(_ldap._tcp.dc._msdcs.<domain>) DNS SRV records and try them in order.
+      - A name is better than an address when O(validate_certs=true) (the certificate names the host).
+    type: str
+  dns_servers:
+    description:
+      - DNS servers for the SRV lookup when O(domain_controller) is not given. Default is the system resolver.
+    type: list
+    elements: str
+  port:
+    description:
+      - LDAPS port of the DC.
+    type: int
+    default: 636
+  validate_certs:
+    description:
+      - Check the DC's TLS certificate (against O(ca_cert) or the system trust store).
+      - Set V(false) only for test domain controllers with self-signed certificates.
+    type: bool
+    default: true
+  ca_cert:
+    description:
+      - PEM file with the CA certificate(s) that issued the DC's certificate.
+    type: path
+  domain_username:
+    description:
+      - Account that creates the computer accounts, as C(user@domain), C(DOMAIN\user) or a DN (LDAP simple bind
+        inside TLS).
+      - With O(keytab), the Kerberos principal of the keytab entry.
+      - Without O(domain_password), Kerberos is used (O(ccache), O(keytab), or the default credential cache).
+    type: str
+  domain_password:
+    description:
+      - Password of O(domain_username).
+    type: str
+  ccache:
+    description:
+      - Kerberos credential cache to authenticate with (SASL GSSAPI inside TLS), for example V(FILE:/tmp/krb5cc_prov).
+      - Needs the C(gssapi) Python package and a C(krb5.conf) that knows the realm (C(KRB5_CONFIG) in the task environment).
+    type: str
+  keytab:
+    description:
+      - Keytab to get a Kerberos ticket from (with C(kinit -k)) for O(domain_username), into a temporary cache.
+    type: path
+  reuse_account:
+    description:
+      - What C(NETSETUP_PROVISION_REUSE_ACCOUNT) means. An existing account of the same name is an error
+        (RV(machines[].status=conflict)) unless this is set; when set, its password is reset and a new package written.
+      - An account that an earlier run of this module created (its stale package file or pending marker in O(dest)
+        names it) is always finished or renewed, without this option.
+    type: bool
+    default: false
+  use_default_password:
+    description:
+      - What C(NETSETUP_PROVISION_USE_DEFAULT_PASSWORD) means. The password is the machine name in lower case
+        (first 14 characters) instead of a random one. Only for legacy cases, as anyone can guess it.
+    type: bool
+    default: false
+  dest:
+    description:
+      - Folder for the package files, one per machine, named C(<NAME>.djoin), C(<NAME>.odj) or C(<NAME>.b64)
+        after O(package_format), with C(.vault) appended when encrypted. Created files have mode C(0600).
+      - Also where the module finds the packages of earlier runs (idempotency).
+      - At least one of O(dest) and O(return_package) is needed.
+    type: path
+  package_format:
+    description:
+      - Form of the files in O(dest).
+      - V(djoin_file) is what C(djoin /savefile) writes (UTF-16LE base64 with byte order mark), for
+        C(djoin /requestodj /loadfile).
+      - V(raw) is the binary package (for C(NetRequestOfflineDomainJoin)).
+      - V(base64) is one line of base64 (unattend C(AccountData)); with a vault it is what the
+        P(ansible.builtin.unvault#lookup) lookup reads back as text.
+    type: str
+    choices: [djoin_file, raw, base64]
+    default: djoin_file
+  return_package:
+    description:
+      - Return each package as one line of base64 in RV(machines[].package).
+      - The package holds the machine password, so the whole task output is then censored like C(no_log)
+        (the registered variable still has everything).
+    type: bool
+    default: false
+  vault_password:
+    description:
+      - Encrypt the package files with Ansible Vault (AES256) using this password. Existing vault-encrypted
+        packages are read with it too.
+      - Read them back with C(ansible-vault), P(ansible.builtin.copy#module) (decrypts by default) or the
+        P(ansible.builtin.unvault#lookup) lookup.
+    type: str
+  vault_id:
+    description:
+      - Vault id to label the files with (C($ANSIBLE_VAULT;1.2;AES256;<id>)).
+      - Without O(vault_password), the secret of this vault id given to ansible-playbook (C(--vault-id id@source))
+        is used; the action plugin looks it up on the controller.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for the DC to connect and to answer.
+    type: int
+    default: 15
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Reports per machine V(would_create), V(would_reuse), V(conflict) or V(unchanged) and writes nothing,
+        neither to the directory nor to files.
+      - The password in an existing package is not tried (a bind is a logon the DC records); a package that
+        matches the account is reported V(unchanged).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Lists the accounts and files that would change; never a password.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+seealso:
+  - module: winimage.provisioning.odj_package_info
+  - module: winimage.provisioning.odj_install
+requirements:
+  - ldap3
+  - krb5 user tools (C(kinit)), to check the password of an existing package
+  - dnspython (only to find the DC from DNS)
+  - cryptography (only for O(vault_password))
+  - gssapi and krb5 tools (only for Kerberos)
+notes:
+  - The password is set over LDAPS (C(unicodePwd) in the add or modify request), which needs a DC certificate;
+    Active Directory and Samba DCs have one.
+  - Machine passwords are 64 random characters (about 410 bits).
+  - The password in an existing package is checked with a Kerberos AS exchange (C(kinit), a temporary
+    C(krb5.conf) naming the DC used, an in-memory cache) because a DC accepts the previous password of an
+    account in LDAP binds for a while after a reset. Without C(kinit) the module falls back to such a bind.
+  - Errors name the problem - bad credentials, DC unreachable, OU missing, no right to create computers, invalid
+    name - and never contain a password.
+'''
+
+EXAMPLES = r'''
+- name: One package per machine for a batch of kiosks, in the computers container
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: "{{ groups['kiosks'] }}"
+    domain_username: svc-odj@corp.example.com
+    domain_password: "{{ vault_svc_odj_password }}"
+    dest: /srv/odj/packages
+  delegate_to: localhost
+  run_once: true
+  register: provisioned
+
+- name: Into an OU, through a given DC, files encrypted with the vault id "odj"
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: [WS0101, WS0102]
+    machine_account_ou: OU=Workstations,OU=Paris,DC=corp,DC=example,DC=com
+    domain_controller: dc01.corp.example.com
+    ca_cert: /etc/pki/corp-root.pem
+    domain_username: svc-odj@corp.example.com
+    domain_password: "{{ vault_svc_odj_password }}"
+    dest: /srv/odj/packages
+    package_format: base64
+    vault_id: odj
+  delegate_to: localhost
+
+- name: With a Kerberos keytab instead of a password
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: WS0103
+    domain_username: svc-odj@CORP.EXAMPLE.COM
+    keytab: /etc/odj/svc-odj.keytab
+    dest: /srv/odj/packages
+  delegate_to: localhost
+
+- name: Re-provision machines whose accounts already exist (their passwords are reset)
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: [WS0042]
+    reuse_account: true
+    domain_username: svc-odj@corp.example.com
+    domain_password: "{{ vault_svc_odj_password }}"
+    dest: /srv/odj/packages
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+machines:
+  description: The outcome for every requested machine, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The computer name (upper case), or the name as given when it is invalid.
+      type: str
+      sample: WS0101
+    status:
+      description:
+        - V(created), V(reused) (password of an existing account reset), V(unchanged), V(conflict),
+          V(invalid), V(failed); in check mode V(would_create) and V(would_reuse) instead of the first two.
+      type: str
+      sample: created
+    changed:
+      description: Whether this machine's account or file changed (or would, in check mode).
+      type: bool
+    msg:
+      description: What happened or what is wrong, without secrets.
+      type: str
+    dn:
+      description: Distinguished name of the account.
+      type: str
+      sample: CN=WS0101,CN=Computers,DC=corp,DC=example,DC=com
+    sid:
+      description: SID of the account.
+      type: str
+    rid:
+      description: RID of the account.
+      type: int
+      sample: 1105
+    object_guid:
+      description: objectGUID of the account.
+      type: str
+    path:
+      description: The package file.
+      type: str
+      sample: /srv/odj/packages/WS0101.djoin
+    password_verified:
+      description: V(true) when the password in an existing package was tried and works, V(false) when it did not.
+      type: bool
+    package:
+      description: The package as one line of base64 (only with O(return_package=true)). Holds the machine password.
+      type: str
+  sample:
+    - name: WS0101
+      status: created
+      changed: true
+      msg: account created
+      dn: CN=WS0101,CN=Computers,DC=corp,DC=example,DC=com
+      sid: S-1-5-21-1004336348-1177238915-682003330-1105
+      rid: 1105
+      object_guid: 0b6f3b4e-3d4b-4b2e-9bde-0a6f0c1f7a11
+      path: /srv/odj/packages/WS0101.djoin
+      password_verified: null
+failed_machines:
+  description: Names of the machines that failed (invalid, conflict, failed).
+  returned: always
+  type: list
+  elements: str
+  sample: [BAD_NAME]
+counts:
+  description: Number of machines per status.
+  returned: always
+  type: dict
+  sample: {created: 99, invalid: 1}
+domain:
+  description: What the DC reported about the domain and itself (what goes into the packages).
+  returned: when the DC was reached
+  type: dict
+  contains:
+    dns_domain:
+      description: DNS name of the domain.
+      type: str
+    netbios_name:
+      description: NetBIOS name of the domain.
+      type: str
+    forest:
+      description: DNS name of the forest.
+      type: str
+    sid:
+      description: Domain SID.
+      type: str
+    guid:
+      description: Domain GUID.
+      type: str
+    dc_name:
+      description: DNS name of the DC.
+      type: str
+    dc_address:
+      description: Address the DC was reached at.
+      type: str
+    dc_flags:
+      description: DC flags (the LDAP ping's, plus the DNS name flags C(DsGetDcName) adds).
+      type: int
+    dc_site_name:
+      description: Site of the DC.
+      type: str
+    client_site_name:
+      description: Site of the provisioning host as the DC sees it.
+      type: str
+    machine_account_ou:
+      description: Where new accounts go.
+      type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+    ProvisionError, Provisioner, summarize)
+
+
+def _client_kwargs(params, run_command):
+    kwargs = dict(port=params['port'], validate_certs=params['validate_certs'], ca_cert=params['ca_cert'],
+                  timeout=params['timeout'], run_command=run_command)
+    if params['domain_password'] is not None:
+        kwargs.update(auth='simple', username=params['domain_username'], password=params['domain_password'])
+    else:
+        kwargs.update(auth='kerberos', ccache=params['ccache'], keytab=params['keytab'],
+                      principal=params['domain_username'])
+    return kwargs
+
+
+def command_runner(module):
+    """run_command for ADClient: (argv, stdin bytes, environment) -> (rc, stdout, stderr)."""
+    def run(argv, data, env):
+        return module.run_command(argv, data=data, binary_data=True, environ_update=env)
+    return run
+
+
+def connect(params, run_command=None):
+    """An ADClient bound to the given DC or to the first discovered one that answers."""
+    kwargs = _client_kwargs(params, run_command)
+    if params['domain_controller']:
+        dc = params['domain_controller']
+        client = _ad_client.ADClient(dc, server_name=dc, **kwargs)
+        return client.connect()
+    candidates = _ad_client.discover_dcs(params['domain'], dns_servers=params['dns_servers'],
+                                         timeout=params['timeout'])
+    errors = []
+    for candidate in candidates:
+        for address in candidate.addresses or [candidate.host]:
+            client = _ad_client.ADClient(address, server_name=candidate.host, **kwargs)
+            try:
+                return client.connect()
+            except _ad_client.ADError as exc:
+                if exc.kind != 'unreachable':
+                    raise
+                errors.append(str(exc))
+    raise _ad_client.ADError('no domain controller of %s answered: %s' % (params['domain'], '; '.join(errors)),
+                             'unreachable')
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            domain=dict(type='str', required=True),
+            machines=dict(type='list', elements='str', required=True),
+            machine_account_ou=dict(type='str'),
+            domain_controller=dict(type='str'),
+            dns_servers=dict(type='list', elements='str'),
+            port=dict(type='int', default=636),
+            validate_certs=dict(type='bool', default=True),
+            ca_cert=dict(type='path'),
+            domain_username=dict(type='str'),
+            domain_password=dict(type='str', no_log=True),
+            ccache=dict(type='str'),
+            keytab=dict(type='path', no_log=False),
+            reuse_account=dict(type='bool', default=False),
+            use_default_password=dict(type='bool', default=False, no_log=False),
+            dest=dict(type='path'),
+            package_format=dict(type='str', default='djoin_file', choices=['djoin_file', 'raw', 'base64']),
+            return_package=dict(type='bool', default=False),
+            vault_password=dict(type='str', no_log=True),
+            vault_id=dict(type='str'),
+            timeout=dict(type='int', default=15),
+        ),
+        required_one_of=[('dest', 'return_package')],
+        required_by={'domain_password': 'domain_username', 'keytab': 'domain_username'},
+        mutually_exclusive=[('domain_password', 'ccache'), ('domain_password', 'keytab')],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not _ad_client.HAS_LDAP3:
+        module.fail_json(msg='the ldap3 Python package is required on the host running this module',
+                         error_kind='missing_library')
+    if params['vault_id'] and params['vault_password'] is None:
+        module.fail_json(msg='vault_id %s: no vault password for it (give vault_password, or --vault-id %s@source '
+                             'to ansible-playbook)' % (params['vault_id'], params['vault_id']), error_kind='options')
+    client = None
+    result = dict(changed=False, machines=[], failed_machines=[], counts={})
+    try:
+        client = connect(params, command_runner(module))
+        provisioner = Provisioner(
+            client, params['domain'], machine_account_ou=params['machine_account_ou'],
+            reuse_account=params['reuse_account'], use_default_password=params['use_default_password'],
+            dest=params['dest'], package_format=params['package_format'], return_package=params['return_package'],
+            vault_password=params['vault_password'], vault_id=params['vault_id'], check_mode=module.check_mode)
+        machines = provisioner.run(params['machines'])
+        result['domain'] = provisioner.domain_facts()
+    except _ad_client.ADError as exc:
+        module.fail_json(msg=str(exc), error_kind=exc.kind, **result)
+    except ProvisionError as exc:
+        module.fail_json(msg=str(exc), error_kind=exc.kind, **result)
+    finally:
+        if client is not None:
+            client.close()
+    summary = summarize(machines, with_package=params['return_package'])
+    result.update(machines=summary['machines'], changed=summary['changed'],
+                  failed_machines=summary['failed_machines'], counts=summary['counts'])
+    if module._diff:
+        result['diff'] = summary['diff']
+    if summary['failed_machines']:
+        module.fail_json(msg='%d of %d machines failed: %s' % (len(summary['failed_machines']), len(machines),
+                                                               '; '.join(summary['failure_messages'])), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

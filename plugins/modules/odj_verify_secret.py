@@ -1,0 +1,290 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, winimage.provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: odj_verify_secret
+short_description: Prove that the machine secret in an offline image authenticates as NAME$ against the DC
+version_added: 0.1.0
+description:
+  - The pre-flight check of an offline domain join, before the image first boots.
+  - Reads the pending join an offline Windows image carries (a folder holding C(Windows/), or one image of a C(.wim)),
+    from the SYSTEM hive (C(Lsa\OfflineJoin)) or from the C(AccountData) of C(Windows/Panther/unattend.xml), takes the
+    machine password out of it in memory, and binds to the domain controller over LDAPS as C(NAME$) with it.
+  - A successful bind proves that the computer account in the directory and the image agree - the image will
+    complete its join at first boot. A refused bind means the account's password changed since the package was made
+    (a stale image), or the account is missing or disabled.
+  - The secret is never returned, logged or put into an error message; only whether it authenticated.
+  - Read only; neither the image nor the directory is changed.
+author:
+  - winimage.provisioning contributors (@winimage)
+requirements:
+  - ldap3 Python package on the target
+  - libhivex0 (C(libhivex.so.0)) on the target
+  - wimtools (C(wimlib-imagex)) for C(.wim) images
+options:
+  image:
+    description:
+      - A folder that holds C(Windows/), or a C(.wim) file.
+      - Exactly one of O(image) and O(images) is required.
+    type: path
+  image_index:
+    description:
+      - For a C(.wim), the image to read, by number (from 1) or by name. Required when it holds more than one image.
+    type: str
+  images:
+    description:
+      - Check many images in one task (a whole fleet), instead of O(image).
+      - The module fails when any image fails, listing every failed one; RV(results) holds each image's outcome.
+    type: list
+    elements: dict
+    suboptions:
+      image:
+        description: A folder that holds C(Windows/), or a C(.wim) file.
+        type: path
+        required: true
+      image_index:
+        description: For a C(.wim), the image by number or name.
+        type: str
+      machine_name:
+        description: The machine the image must be joined as.
+        type: str
+  source:
+    description:
+      - Where the secret is read. V(auto) takes the registry when the SYSTEM hive carries a pending join, else the
+        unattend C(AccountData).
+    type: str
+    choices: [auto, registry, unattend]
+    default: auto
+  machine_name:
+    description:
+      - The machine the image of O(image) must be joined as. A pending join of another machine fails.
+      - Without it, whichever machine the image carries is checked.
+    type: str
+  domain:
+    description:
+      - DNS name of the domain the image must be joined to. A pending join to another domain fails.
+    type: str
+  domain_controller:
+    description:
+      - DC name or address to bind to. By default the DC the package was made against (its address, else its name).
+    type: str
+  port:
+    description:
+      - LDAPS port of the DC.
+    type: int
+    default: 636
+  validate_certs:
+    description:
+      - Validate the DC's TLS certificate. Disable only against a throwaway test DC.
+    type: bool
+    default: true
+  ca_file:
+    description:
+      - PEM file of the CA(s) that sign the DC certificate. Default is the system store.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for the DC.
+    type: int
+    default: 10
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything; it runs in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - The bind is an LDAP simple bind over TLS as C(NETBIOS\\NAME$); the password travels only inside TLS.
+seealso:
+  - module: winimage.provisioning.odj_image_info
+  - module: winimage.provisioning.odj_install
+'''
+
+EXAMPLES = r'''
+- name: Pre-flight - the secret in the image authenticates as KIOSK07$
+  winimage.provisioning.odj_verify_secret:
+    image: /srv/images/kiosk07
+    machine_name: KIOSK07
+    domain: corp.example.com
+    ca_file: /etc/pki/corp-ca.pem
+
+- name: Pre-flight of a whole fleet in one task
+  winimage.provisioning.odj_verify_secret:
+    images:
+      - {image: /srv/images/kiosk07, machine_name: KIOSK07}
+      - {image: /srv/images/fleet.wim, image_index: 2, machine_name: KIOSK08}
+    domain: corp.example.com
+    ca_file: /etc/pki/corp-ca.pem
+  register: preflight
+
+- name: Same for an image of a .wim, against a given DC
+  winimage.provisioning.odj_verify_secret:
+    image: /srv/images/fleet.wim
+    image_index: 3
+    domain_controller: dc2.corp.example.com
+'''
+
+RETURN = r'''
+authenticated:
+  description: Whether the secret found in the image (with O(images), in every image) authenticated as C(NAME$).
+  returned: always
+  type: bool
+  sample: true
+results:
+  description:
+    - With O(images), one entry per image, in order - C(image), C(machine_name), C(domain), C(account), C(source),
+      C(domain_controller), C(authenticated), and C(msg) when it failed. Never the secret.
+  returned: when O(images) is given
+  type: list
+  elements: dict
+  sample: [{image: {type: folder, path: /srv/images/kiosk07}, machine_name: KIOSK07, authenticated: true}]
+machine_name:
+  description: The machine of the pending join found in the image.
+  returned: when a pending join was found
+  type: str
+  sample: KIOSK07
+domain:
+  description: The DNS domain of the pending join.
+  returned: when a pending join was found
+  type: str
+  sample: corp.example.com
+account:
+  description: The name the bind used.
+  returned: when a pending join was found
+  type: str
+  sample: CORP\KIOSK07$
+source:
+  description: Where the secret was read - V(registry) or V(unattend).
+  returned: when a pending join was found
+  type: str
+  sample: registry
+domain_controller:
+  description: The DC the bind went to (as given or as named in the package).
+  returned: when a pending join was found
+  type: str
+  sample: 10.0.0.10
+image:
+  description: The image read.
+  returned: always
+  type: dict
+  sample: {type: folder, path: /srv/images/kiosk07}
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+try:
+    from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError
+    from ansible_collections.winimage.provisioning.plugins.module_utils._join_secret import JoinSecretError, read_join_secret
+    IMPORT_ERROR = None
+except ImportError as exc:
+    IMPORT_ERROR = exc
+
+
+def _verify(entry, params):
+    """Check one image; returns a secret-free result dict with 'authenticated' and, on failure, 'msg'."""
+    image_path = entry['image']
+    result = dict(authenticated=False, image={'path': image_path})
+    try:
+        found = read_join_secret(image_path, entry.get('image_index'), params['source'])
+    except JoinSecretError as exc:
+        result['msg'] = to_native(exc)
+        return result
+    result['image'] = found.image
+    result.update(machine_name=found.machine_name, domain=found.domain, source=found.source)
+    want_machine = (entry.get('machine_name') or '').upper()
+    if want_machine and (found.machine_name or '').upper() != want_machine:
+        result['msg'] = '%s carries a pending join for %s, not %s' % (image_path, found.machine_name, want_machine)
+        return result
+    want_domain = (params['domain'] or '').lower().rstrip('.')
+    if want_domain and (found.domain or '').lower().rstrip('.') != want_domain:
+        result['msg'] = '%s carries a pending join to %s, not %s' % (image_path, found.domain, want_domain)
+        return result
+    server = params['domain_controller'] or found.dc_address or found.dc_name
+    if not server:
+        result['msg'] = '%s names no domain controller; set domain_controller' % image_path
+        return result
+    account = '%s\\%s$' % (found.netbios_domain or found.domain.split('.')[0].upper(), found.machine_name.upper())
+    result.update(account=account, domain_controller=server)
+    # Bytes, so that ldap3 sends the password as is: machine passwords are random UTF-16 text that SASLprep
+    # (applied to str passwords) rejects; the DC turns the UTF-8 back into UTF-16 for its hash.
+    password = found.secret.encode('utf-8', 'surrogatepass')
+    client = ADClient(server, username=account, password=password, port=params['port'],
+                      validate_certs=params['validate_certs'], ca_cert=params['ca_file'], timeout=params['timeout'],
+                      server_name=None if params['domain_controller'] else (found.dc_name or None))
+    try:
+        client.connect()
+        result['authenticated'] = True
+    except ADError as exc:
+        if getattr(exc, 'kind', None) == 'bad_credentials':
+            result['msg'] = ('the secret in %s does not authenticate as %s against %s: the computer account is missing or '
+                             'disabled, or its password changed since the package was made (a stale image; run the '
+                             'provisioner and the requester again)' % (image_path, account, server))
+        else:
+            result['msg'] = 'pre-flight of %s against %s: %s' % (image_path, server, to_native(exc))
+    finally:
+        client.close()
+        del password
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            image=dict(type='path'),
+            image_index=dict(type='str'),
+            machine_name=dict(type='str'),
+            images=dict(type='list', elements='dict', options=dict(
+                image=dict(type='path', required=True),
+                image_index=dict(type='str'),
+                machine_name=dict(type='str'),
+            )),
+            source=dict(type='str', default='auto', choices=['auto', 'registry', 'unattend']),
+            domain=dict(type='str'),
+            domain_controller=dict(type='str'),
+            port=dict(type='int', default=636),
+            validate_certs=dict(type='bool', default=True),
+            ca_file=dict(type='path'),
+            timeout=dict(type='int', default=10),
+        ),
+        required_one_of=[('image', 'images')],
+        mutually_exclusive=[('image', 'images'), ('images', 'image_index'), ('images', 'machine_name')],
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR is not None:
+        module.fail_json(msg='winimage.provisioning.odj_verify_secret needs ldap3, regipy and libhivex0: %s'
+                             % to_native(IMPORT_ERROR), authenticated=False)
+    params = module.params
+    if params['ca_file'] and not os.path.isfile(params['ca_file']):
+        module.fail_json(msg='ca_file %s does not exist' % params['ca_file'], authenticated=False)
+    if params['image'] is not None:
+        result = _verify(params, params)
+        msg = result.pop('msg', None)
+        if msg:
+            module.fail_json(msg=msg, changed=False, **result)
+        module.exit_json(changed=False, **result)
+    results = []
+    for entry in params['images']:
+        one = _verify(entry, params)
+        if entry.get('machine_name') and not one.get('machine_name'):
+            one['machine_name'] = entry['machine_name'].upper()
+        results.append(one)
+    bad = [r for r in results if not r['authenticated']]
+    if bad:
+        module.fail_json(msg='%d of %d image(s) failed the pre-flight: %s' % (
+            len(bad), len(results), '; '.join(r.get('msg', '') for r in bad)),
+            changed=False, authenticated=False, results=results)
+    module.exit_json(changed=False, authenticated=True, results=results)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+"""Benchmark: odj_provision for N machines in one task vs N runs of ``net offlinejoin provision``.
+
+Both against the same throwaway Samba AD DC (tests/integration/dc/samba_dc.py),
+in the same run. Prints both times and the ratio; asserts nothing about time.
+
+    .venv/bin/python tests/bench/bench_provision.py [--count 100] [--dc-dir DIR]
+
+``--dc-dir`` reuses a running DC started with samba_dc.py; otherwise one is
+started in a temporary folder and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'integration', 'dc'))
+
+import samba_dc  # noqa: E402  pylint: disable=wrong-import-position
+
+PLAYBOOK = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: provision the batch
+      winimage.provisioning.odj_provision:
+        domain: "{{ dc.dns_domain }}"
+        domain_controller: "{{ dc.ip }}"
+        validate_certs: false
+        domain_username: "{{ dc.admin_user }}@{{ dc.realm }}"
+        domain_password: "{{ dc.admin_password }}"
+        machines: "{{ machines }}"
+        dest: "{{ dest }}"
+      register: result
+    - name: counts
+      ansible.builtin.copy:
+        content: "{{ result.counts | to_json }}"
+        dest: "{{ dest }}/counts.json"
+        mode: "0600"
+'''
+
+
+def collections_root():
+    root = tempfile.mkdtemp(prefix='bench-collections-')
+    os.makedirs(os.path.join(root, 'ansible_collections', 'winimage'))
+    os.symlink(REPO, os.path.join(root, 'ansible_collections', 'winimage', 'provisioning'))
+    return root
+
+
+def run_module(dc, names, work, root):
+    dest = os.path.join(work, 'pkgs')
+    os.makedirs(dest)
+    with open(os.path.join(work, 'site.yml'), 'w') as handle:
+        handle.write(PLAYBOOK)
+    extra = os.path.join(work, 'vars.json')
+    fd = os.open(extra, os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        json.dump({'dc': dc.info(), 'machines': names, 'dest': dest}, handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=root, ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+               '-e', '@%s' % extra, os.path.join(work, 'site.yml')]
+    start = time.monotonic()
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, check=False)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit('ansible-playbook failed:\n%s' % proc.stdout.decode('utf-8', 'replace')[-3000:])
+    with open(os.path.join(dest, 'counts.json')) as handle:
+        counts = json.load(handle)
+    if counts.get('created') != len(names):
+        raise SystemExit('expected %d created, got %s' % (len(names), counts))
+    return elapsed
+
+
+def run_engine(dc, names, work):
+    """The same work in-process (no ansible start-up): the module's own cost."""
+    sys.path.insert(0, collections_root())
+    from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import Provisioner
+    dest = os.path.join(work, 'engine')
+    os.makedirs(dest)
+    start = time.monotonic()
+    client = ADClient(dc.ip, username='%s@%s' % (dc.admin_user, dc.realm), password=dc.admin_password,
+                      validate_certs=False).connect()
+    try:
+        machines = Provisioner(client, dc.dns_domain, dest=dest).run(names)
+    finally:
+        client.close()
+    elapsed = time.monotonic() - start
+    bad = [m.name for m in machines if m.status != 'created']
+    if bad:
+        raise SystemExit('engine run failed for %s' % bad)
+    return elapsed
+
+
+def run_net(dc, names):
+    start = time.monotonic()
+    for name in names:
+        samba_dc.net_offlinejoin_provision(dc, name)
+    return time.monotonic() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--count', type=int, default=100)
+    parser.add_argument('--dc-dir', default=None, help='a DC already started with samba_dc.py start --dir')
+    args = parser.parse_args()
+    reason = samba_dc.samba_available()
+    if reason:
+        raise SystemExit(reason)
+    work = tempfile.mkdtemp(prefix='bench-provision-')
+    dc = samba_dc.SambaDC(args.dc_dir) if args.dc_dir else samba_dc.SambaDC(os.path.join(work, 'dc'))
+    started = False
+    if not dc.running:
+        print('starting the throwaway DC ...', flush=True)
+        dc.start()
+        started = True
+    try:
+        tag = '%04d' % (int(time.time()) % 10000)
+        n = args.count
+        ours = ['BM%s%05d' % (tag, i) for i in range(n)]
+        engine = ['BE%s%05d' % (tag, i) for i in range(n)]
+        refs = ['BN%s%05d' % (tag, i) for i in range(n)]
+        root = collections_root()
+        t_module = run_module(dc, ours, os.path.join(work, 'module'), root)
+        t_engine = run_engine(dc, engine, work)
+        t_net = run_net(dc, refs)
+        print('machines:                                  %d' % n)
+        print('net offlinejoin provision x %-4d           %.2f s  (%.1f ms per machine)' % (n, t_net, 1000 * t_net / n))
+        print('odj_provision, one task (ansible-playbook) %.2f s  (%.1f ms per machine)' % (t_module, 1000 * t_module / n))
+        print('odj_provision engine only (in-process)     %.2f s  (%.1f ms per machine)' % (t_engine, 1000 * t_engine / n))
+        print('ratio net / one task:   %.1fx' % (t_net / t_module))
+        print('ratio net / engine:     %.1fx' % (t_net / t_engine))
+        print('goal: >= 10x (one task)')
+    finally:
+        if started:
+            dc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

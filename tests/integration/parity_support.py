@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+"""Domain set-up shared by the GPO / CA and provisioner parity tests (done once per DC).
+
+A GPO made with ``samba-tool gpo create`` whose ``Machine/Registry.pol``
+(written with our writer, entries of several types) is uploaded to SYSVOL over
+SMB with Samba's ``smbclient``; a second GPO without machine settings; two GPOs
+sharing one display name; a test-made self-signed CA certificate published as
+``cACertificate`` of an object under ``CN=Certification Authorities,CN=Public
+Key Services,CN=Services`` of the configuration partition; a non-admin user
+with the default ms-DS-MachineAccountQuota (10).
+"""
+
+import datetime
+import os
+import re
+import secrets
+import subprocess
+
+import ldap3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.winimage.provisioning.plugins.module_utils import _domain_policy as D
+from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
+from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
+
+import samba_dc as dcmod
+
+GPO_NAME = 'Winimage Workstation Baseline'
+EMPTY_GPO_NAME = 'Winimage Empty Policy'
+DUP_GPO_NAME = 'Winimage Duplicate Name'
+CA_CN = 'Winimage Test Root CA'
+PASSWORD = 'integration-test-machine-password-' + 'z' * 20
+
+
+def policy_entries():
+    key = 'Software\\Policies\\Winimage\\Baseline'
+    return [
+        R.RegPolEntry(key, 'Level', R.REG_DWORD, R.encode_value(R.REG_DWORD, 7)),
+        R.RegPolEntry(key, 'Banner', R.REG_SZ, R.encode_value(R.REG_SZ, 'Authorised use only – Grüße')),
+        R.RegPolEntry(key, 'LogDir', R.REG_EXPAND_SZ, R.encode_value(R.REG_EXPAND_SZ, '%SystemRoot%\\Logs')),
+        R.RegPolEntry(key, 'Servers', R.REG_MULTI_SZ, R.encode_value(R.REG_MULTI_SZ, ['ntp1.corp', 'ntp2.corp'])),
+        R.RegPolEntry(key, 'Quota', R.REG_QWORD, R.encode_value(R.REG_QWORD, 5 * 2 ** 33)),
+        R.RegPolEntry(key, 'Thumb', R.REG_BINARY, bytes(range(20))),
+        R.RegPolEntry(key + '\\Sub', '', R.REG_SZ, R.encode_value(R.REG_SZ, 'default')),
+        R.RegPolEntry('Software\\Policies\\Winimage\\Old', '**delvals.', R.REG_SZ, R.encode_value(R.REG_SZ, ' ')),
+    ]
+
+
+def run_command(argv, environ_update):
+    """The runner _domain_policy wants (what module.run_command is in a module)."""
+    env = dict(os.environ)
+    env.update(environ_update or {})
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                          timeout=180, check=False)
+    return proc.returncode, proc.stdout.decode('utf-8', 'replace'), proc.stderr.decode('utf-8', 'replace')
+
+
+def admin_ldap(dc):
+    server = ldap3.Server(dc.ip, port=636, use_ssl=True, get_info=ldap3.NONE)
+    return ldap3.Connection(server, user=dc.admin_dn, password=dc.admin_password, auto_bind=True, check_names=False)
+
+
+def samba_tool(dc, *args):
+    command = [dcmod._which('samba-tool')] + list(args) + [  # pylint: disable=protected-access
+        '-H', 'ldap://%s' % dc.dc_hostname, '--configfile=%s' % dc.client_conf, '-U', dc.admin_user]
+    result = dc.run_client(command, extra_env={'PASSWD': dc.admin_password})
+    output = (result.stdout + result.stderr).decode('utf-8', 'replace')
+    assert result.returncode == 0, output.replace(dc.admin_password, '***')
+    return output
+
+
+def smb_put(dc, tmp_path, local, share, remote):
+    auth = tmp_path / 'smb-auth'
+    fd = os.open(str(auth), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        handle.write('username = %s\npassword = %s\ndomain = %s\n' % (dc.admin_user, dc.admin_password, dc.netbios))
+    result = dc.run_client(['smbclient', '//%s/%s' % (dc.dc_hostname, share), '--configfile=%s' % dc.client_conf,
+                            '-A', str(auth), '-c', 'put "%s" "%s"' % (local, remote)])
+    os.unlink(str(auth))
+    assert result.returncode == 0, (result.stdout + result.stderr).decode('utf-8', 'replace')
+
+
+def create_gpo(dc, name):
+    output = samba_tool(dc, 'gpo', 'create', name)
+    match = re.search(r'created as (\{[0-9A-Fa-f-]{36}\})', output)
+    assert match, output
+    return match.group(1)
+
+
+def make_ca(name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+class Extras(object):
+    pass
+
+
+_DONE = {}
+
+
+def domain_extras_for(dc, tmp_path_factory):
+    """Set the domain up once per DC (per pytest session); returns the Extras."""
+    if dc.directory in _DONE:
+        return _DONE[dc.directory]
+    tmp = tmp_path_factory.mktemp('gpo')
+    extras = Extras()
+    # 1. a GPO whose machine part has a Registry.pol written by our writer, uploaded over SMB
+    extras.gpo_guid = create_gpo(dc, GPO_NAME)
+    extras.pol = R.write(policy_entries())
+    local = tmp / 'Registry.pol'
+    local.write_bytes(extras.pol)
+    extras.pol_remote = '%s\\Policies\\%s\\Machine\\Registry.pol' % (dc.dns_domain, extras.gpo_guid)
+    smb_put(dc, tmp, str(local), 'sysvol', extras.pol_remote)
+    # 2. a GPO without machine registry settings; 3. two GPOs with one display name
+    extras.empty_guid = create_gpo(dc, EMPTY_GPO_NAME)
+    extras.dup_guids = [create_gpo(dc, DUP_GPO_NAME + ' A'), create_gpo(dc, DUP_GPO_NAME + ' B')]
+    conn = admin_ldap(dc)
+    for guid in extras.dup_guids:
+        dn = 'CN=%s,CN=Policies,CN=System,%s' % (guid, dc.base_dn)
+        assert conn.modify(dn, {'displayName': [(ldap3.MODIFY_REPLACE, [DUP_GPO_NAME])]}), conn.result
+    # 4. a CA certificate in the configuration partition's Certification Authorities container
+    extras.ca_der = make_ca(CA_CN)
+    extras.config_dn = 'CN=Configuration,%s' % dc.base_dn
+    extras.ca_dn = 'CN=%s,%s' % (CA_CN, D.CA_CONTAINER % extras.config_dn)
+    assert conn.add(extras.ca_dn, ['top', 'certificationAuthority'], {
+        'cACertificate': extras.ca_der, 'authorityRevocationList': b'\x00',
+        'certificateRevocationList': b'\x00'}), conn.result
+    # 5. a non-admin user (default quota 10) for the quota tests
+    extras.user = 'odjquota%s' % secrets.token_hex(3)
+    extras.user_password = 'Qu0ta-%s!' % secrets.token_urlsafe(12)
+    samba_tool(dc, 'user', 'create', extras.user, extras.user_password)
+    conn.search(dc.base_dn, '(sAMAccountName=%s)' % extras.user, attributes=['objectSid'])
+    entry = [e for e in conn.response if e.get('type') == 'searchResEntry'][0]
+    extras.user_dn = entry['dn']
+    extras.user_sid = Q.sid_from_bytes(entry['raw_attributes']['objectSid'][0])
+    conn.unbind()
+    # Windows lets any user create computers through SeMachineAccountPrivilege (within the quota); Samba has no
+    # such path, so the user gets "Create Computer objects" on the Computers container, as an admin would delegate
+    samba_tool(dc, 'dsacl', 'set', '--objectdn=CN=Computers,%s' % dc.base_dn,
+               '--sddl=(OA;CI;CC;bf967a86-0de6-11d0-a285-00aa003049e2;;%s)' % extras.user_sid)
+    _DONE[dc.directory] = extras
+    return extras

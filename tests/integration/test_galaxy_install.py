@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, winimage.provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The second install route: `ansible-galaxy collection build` + `install` of the tarball.
+
+The collection is built from the checkout, installed offline into a temporary
+collections path, and then used from there only: every module, module_utils
+and filter file is imported in a fresh interpreter whose sys.path holds the
+installed copy and nothing of the checkout, and `ansible-doc` renders every
+module from it. Plugins are discovered at test time, so files added later are
+covered without editing this test.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+NAMESPACE, NAME = 'winimage', 'provisioning'
+FQ = '%s.%s' % (NAMESPACE, NAME)
+
+
+def _tool(name):
+    path = os.path.join(BIN, name)
+    return path if os.path.exists(path) else name
+
+
+def _clean_env(collections_path, home):
+    env = {
+        'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+        'HOME': home,
+        'LANG': 'C.UTF-8',
+        'LC_ALL': 'C.UTF-8',
+        'ANSIBLE_COLLECTIONS_PATH': collections_path,
+        'ANSIBLE_HOME': os.path.join(home, '.ansible'),
+        'ANSIBLE_LOCAL_TEMP': os.path.join(home, '.ansible', 'tmp'),
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_GALAXY_DISABLE_GPG_VERIFY': '1',
+    }
+    return env
+
+
+def _run(cmd, env, cwd=None, timeout=600):
+    proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, '%s failed (%d):\n%s\n%s' % (' '.join(cmd), proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope='module')
+def installed(tmp_path_factory):
+    """(collections path, installed collection dir, env) after build + offline install."""
+    base = tmp_path_factory.mktemp('galaxy')
+    home = base / 'home'
+    build_dir = base / 'build'
+    coll_path = base / 'collections'
+    for folder in (home, build_dir, coll_path):
+        folder.mkdir()
+    env = _clean_env(str(coll_path), str(home))
+    _run([_tool('ansible-galaxy'), 'collection', 'build', '--output-path', str(build_dir), REPO], env, cwd=str(base))
+    version = yaml.safe_load(open(os.path.join(REPO, 'galaxy.yml'), encoding='utf-8'))['version']
+    tarball = build_dir / ('%s-%s-%s.tar.gz' % (NAMESPACE, NAME, version))
+    assert tarball.is_file(), 'build made %s' % sorted(p.name for p in build_dir.iterdir())
+    _run([_tool('ansible-galaxy'), 'collection', 'install', '--offline', '--no-deps', '-p', str(coll_path), str(tarball)],
+         env, cwd=str(base))
+    dest = coll_path / 'ansible_collections' / NAMESPACE / NAME
+    assert (dest / 'MANIFEST.json').is_file()
+    return str(coll_path), str(dest), env, str(tarball)
+
+
+def _plugin_files(root, kind):
+    folder = os.path.join(root, 'plugins', kind)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(n for n in os.listdir(folder) if n.endswith('.py') and n != '__init__.py')
+
+
+def test_tarball_holds_sources_not_local_state(installed):
+    _coll_path, _dest, _env, tarball = installed
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+        assert 'galaxy.yml' not in names  # replaced by MANIFEST.json / FILES.json
+        assert 'MANIFEST.json' in names and 'FILES.json' in names
+        assert 'meta/runtime.yml' in names
+        for bad in ('.venv/', '.build/', '.git/', 'tests/output/'):
+            assert not [n for n in names if n.startswith(bad)], '%s is in the tarball' % bad
+        manifest = json.loads(tar.extractfile('MANIFEST.json').read().decode('utf-8'))
+    info = manifest['collection_info']
+    assert (info['namespace'], info['name']) == (NAMESPACE, NAME)
+    assert info['license'] == ['GPL-3.0-or-later']
+
+
+def test_installed_copy_has_every_plugin_of_the_checkout(installed):
+    _coll_path, dest, _env, _tarball = installed
+    for kind in ('modules', 'module_utils', 'filter', 'action'):
+        checkout = set(_plugin_files(REPO, kind))
+        copy = set(_plugin_files(dest, kind))
+        assert checkout <= copy, 'missing from the installed %s: %s' % (kind, sorted(checkout - copy))
+
+
+IMPORTER = r'''
+import importlib, json, os, sys, traceback
+coll_path, checkout = sys.argv[1], os.path.realpath(sys.argv[2])
+names = json.loads(sys.argv[3])
+# only the installed copy provides this collection: drop the checkout and any
+# other folder holding a copy of it (site-packages stays, for ansible itself)
+sys.path = [p for p in sys.path if p and os.path.realpath(p) != checkout
+            and not os.path.isdir(os.path.join(p, 'ansible_collections', 'winimage', 'provisioning'))]
+sys.path.insert(0, coll_path)
+failures = {}
+origins = {}
+for name in names:
+    try:
+        mod = importlib.import_module(name)
+        origins[name] = os.path.realpath(mod.__file__)
+    except BaseException:  # a module calling exit() at import time is a failure too
+        failures[name] = traceback.format_exc()
+print(json.dumps({'failures': failures, 'origins': origins}))
+'''
+
+
+def test_plugins_import_from_the_installed_copy(installed, tmp_path):
+    coll_path, dest, env, _tarball = installed
+    names = []
+    for kind in ('modules', 'module_utils', 'filter'):
+        for filename in _plugin_files(dest, kind):
+            names.append('ansible_collections.%s.%s.plugins.%s.%s' % (NAMESPACE, NAME, kind, filename[:-3]))
+    if not names:
+        pytest.skip('the collection has no Python plugins yet')
+    proc = subprocess.run([sys.executable, '-c', IMPORTER, coll_path, REPO, json.dumps(names)],
+                          env=dict(env, PYTHONNOUSERSITE='1', PYTHONDONTWRITEBYTECODE='1'), cwd=str(tmp_path),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not result['failures'], '\n'.join('%s:\n%s' % item for item in sorted(result['failures'].items()))
+    real_dest = os.path.realpath(dest)
+    for name, origin in sorted(result['origins'].items()):
+        assert origin.startswith(real_dest + os.sep), '%s was imported from %s, not from the installed copy' % (name, origin)
+    assert sorted(result['origins']) == sorted(names)
+
+
+def _installed_modules(dest):
+    folder = os.path.join(dest, 'plugins', 'modules')
+    if not os.path.isdir(folder):
+        return []
+    mods = set()
+    for filename in os.listdir(folder):
+        base, ext = os.path.splitext(filename)
+        if ext in ('.py', '.ps1', '.yml', '.yaml') and not base.startswith('_') and base != '__init__':
+            mods.add(base)
+    return sorted(mods)
+
+
+def test_ansible_doc_renders_every_module_from_the_installed_copy(installed, tmp_path):
+    coll_path, dest, env, _tarball = installed
+    modules = _installed_modules(dest)
+    if not modules:
+        pytest.skip('the collection has no modules yet')
+    listed = _run([_tool('ansible-doc'), '-t', 'module', '-l', '-j', FQ], env, cwd=str(tmp_path))
+    listing = json.loads(listed.stdout)
+    expected = ['%s.%s' % (FQ, m) for m in modules]
+    assert sorted(listing) == expected
+    proc = _run([_tool('ansible-doc'), '-t', 'module', '-j'] + expected, env, cwd=str(tmp_path))
+    docs = json.loads(proc.stdout)
+    for fqcn in expected:
+        assert fqcn in docs, '%s missing from ansible-doc output' % fqcn
+        doc = docs[fqcn]['doc']
+        assert os.path.realpath(doc['filename']).startswith(os.path.realpath(dest) + os.sep), doc['filename']
+        assert docs[fqcn]['examples'], '%s has no EXAMPLES' % fqcn
+    # and the text form (what a user reads) renders without error for each
+    for fqcn in expected:
+        text = _run([_tool('ansible-doc'), '-t', 'module', fqcn], env, cwd=str(tmp_path)).stdout
+        assert fqcn in text and 'EXAMPLES' in text
+
+
+def test_filters_are_listed_from_the_installed_copy(installed, tmp_path):
+    coll_path, dest, env, _tarball = installed
+    if not _plugin_files(dest, 'filter'):
+        pytest.skip('the collection has no filter plugins yet')
+    proc = _run([_tool('ansible-doc'), '-t', 'filter', '-l', '-j', FQ], env, cwd=str(tmp_path))
+    listing = json.loads(proc.stdout)
+    assert listing, 'ansible-doc lists no filters of %s' % FQ

@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+"""Bad input, fault injection (kill -9 during the write) and concurrent installs: the image is never torn."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ansible_collections.winimage.provisioning.plugins.module_utils._hive_log import read_header
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, install
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import RegipyReader, compare, plan_entries
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+
+from odj_install_support import image_with_hive, package_bytes, sample_images, sha, tree_hashes, unpack
+
+
+@pytest.fixture
+def package(shared_dir):
+    raw = to_raw(package_bytes(shared_dir))
+    return raw, decode(raw)
+
+
+def refused(folder, package, match, **options):
+    before = tree_hashes(folder)
+    with pytest.raises(InstallError, match=match):
+        install(folder, package[0], package[1], **options)
+    assert tree_hashes(folder) == before, 'the image must be byte-identical after a refused install'
+
+
+def test_truncated_hive(shared_dir, tmp_path, package):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    with open(hive, 'r+b') as handle:
+        handle.truncate(os.path.getsize(hive) // 2)
+    refused(folder, package, 'truncated')
+
+
+def test_corrupted_header_checksum(shared_dir, tmp_path, package):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    with open(hive, 'r+b') as handle:
+        handle.seek(0x30)
+        handle.write(b'XX')
+    refused(folder, package, 'checksum')
+
+
+@pytest.mark.parametrize('page,match', [(1, 'no hive bin after the base block'), (200, 'damaged'), (1000, 'damaged')])
+def test_corrupted_hive_bins(shared_dir, tmp_path, package, page, match):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    with open(hive, 'r+b') as handle:
+        handle.seek(4096 * page)
+        handle.write(b'\x13' * 4096 * 4)
+    refused(folder, package, match)
+
+
+def test_not_a_hive_at_all(tmp_path, package):
+    config = tmp_path / 'img' / 'Windows' / 'System32' / 'config'
+    config.mkdir(parents=True)
+    (config / 'SYSTEM').write_bytes(b'MZ' + b'\x00' * 9000)
+    refused(str(tmp_path / 'img'), package, 'not a registry hive')
+
+
+def test_ntuser_hive_where_system_belongs(shared_dir, tmp_path, package):
+    folder = str(tmp_path / 'img')
+    config = os.path.join(folder, 'Windows', 'System32', 'config')
+    unpack(shared_dir, 'transactions_NTUSER.DAT', os.path.join(config, 'SYSTEM'))
+    # dirty and without logs: refused as dirty first
+    refused(folder, package, 'dirty')
+    # allowed to be dirty: refused as not a SYSTEM hive
+    refused(folder, package, 'not a SYSTEM hive', allow_dirty=True)
+    # with its logs: replayed, then refused as not a SYSTEM hive; logs stay where they were
+    unpack(shared_dir, 'transactions_ntuser.dat.log1', os.path.join(config, 'SYSTEM.LOG1'))
+    unpack(shared_dir, 'transactions_ntuser.dat.log2', os.path.join(config, 'SYSTEM.LOG2'))
+    refused(folder, package, 'not a SYSTEM hive')
+
+
+def test_no_windows_folder(tmp_path, package):
+    (tmp_path / 'img' / 'Program Files').mkdir(parents=True)
+    refused(str(tmp_path / 'img'), package, 'no Windows/ folder')
+    with pytest.raises(InstallError, match='does not exist'):
+        install(str(tmp_path / 'absent'), package[0], package[1])
+
+
+def test_no_system_hive(tmp_path, package):
+    (tmp_path / 'img' / 'Windows' / 'System32').mkdir(parents=True)
+    refused(str(tmp_path / 'img'), package, 'no SYSTEM hive')
+
+
+def test_verification_mismatch_keeps_the_original(shared_dir, tmp_path, package, monkeypatch):
+    """The written hive is damaged before the regipy check (fault hook): the install fails, nothing is replaced."""
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    monkeypatch.setenv('WINIMAGE_TEST_CORRUPT_TEMP', '1')
+    refused(folder, package, 'verification failed.*ComputerName')
+    assert os.listdir(os.path.dirname(hive)) == ['SYSTEM']
+
+
+RUNNER = textwrap.dedent('''
+    import os, subprocess, sys
+    sys.path.insert(0, sys.argv[1])
+    from ansible_collections.winimage.provisioning.plugins.module_utils import _image
+
+    def runner(argv, data=None, env=None):
+        proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=dict(os.environ, **(env or {})), check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    _image.set_default_runner(runner)
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import install, InstallError
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+    raw = to_raw(open(sys.argv[3], 'rb').read())
+    kwargs = {}
+    if len(sys.argv) > 4:
+        kwargs['image_index'] = sys.argv[4]
+    try:
+        result = install(sys.argv[2], raw, decode(raw), lock_timeout=float(sys.argv[5]) if len(sys.argv) > 5 else 60.0, **kwargs)
+    except InstallError as exc:
+        print('FAILED: %s' % exc)
+        sys.exit(2)
+    print('CHANGED' if result['changed'] else 'OK')
+''')
+
+
+def start(collections_root, image, pkg_path, env_name=None, marker=None, index=None, timeout=None):
+    env = dict(os.environ)
+    if env_name:
+        env[env_name] = marker
+    args = [sys.executable, '-c', RUNNER, collections_root, image, pkg_path]
+    if index is not None or timeout is not None:
+        args += [str(index or ''), str(timeout or 60)]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for(marker, proc, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.path.exists(marker):
+            return
+        if proc.poll() is not None:
+            raise AssertionError('the install ended before the fault point: %r' % (proc.communicate(),))
+        time.sleep(0.05)
+    raise AssertionError('fault point not reached')
+
+
+def fixture_pkg(shared_dir):
+    return os.path.join(shared_dir, 'fixtures', 'odj', 'samba-ou-kiosk07.djoin')
+
+
+def test_kill_9_after_temp_written_leaves_the_old_hive(shared_dir, tmp_path, collections_root, package):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    old = sha(hive)
+    marker = str(tmp_path / 'paused')
+    proc = start(collections_root, folder, fixture_pkg(shared_dir), 'WINIMAGE_TEST_PAUSE_AFTER_TEMP', marker)
+    wait_for(marker, proc)
+    temps = [n for n in os.listdir(os.path.dirname(hive)) if n != 'SYSTEM']
+    assert len(temps) == 1 and temps[0].startswith('.SYSTEM.'), 'the new hive is being written beside the old one'
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert sha(hive) == old, 'killed before the rename: the old hive, whole'
+    assert not read_header(hive)['dirty']
+    # the next run cleans the leftover temporary file and installs
+    result = install(folder, package[0], package[1])
+    assert result['changed'] and os.listdir(os.path.dirname(hive)) == ['SYSTEM']
+    assert compare(plan_entries(package[1], 'ControlSet001'), RegipyReader(hive)) == []
+
+
+def test_kill_9_during_wim_update_leaves_the_old_wim(shared_dir, tmp_path, collections_root):
+    summary = sample_images(tmp_path / 'gen', count=2, wim=True)
+    wim = summary['wim']
+    old = sha(wim)
+    marker = str(tmp_path / 'paused')
+    proc = start(collections_root, wim, fixture_pkg(shared_dir), 'WINIMAGE_TEST_PAUSE_WIM', marker, index='2')
+    wait_for(marker, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert sha(wim) == old
+    info = subprocess.run(['wimlib-imagex', 'verify', wim], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert info.returncode == 0
+
+
+def test_two_installs_at_once_one_waits_or_fails_clearly(shared_dir, tmp_path, collections_root, package):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    marker = str(tmp_path / 'paused')
+    holder = start(collections_root, folder, fixture_pkg(shared_dir), 'WINIMAGE_TEST_PAUSE_AFTER_TEMP', marker)
+    try:
+        wait_for(marker, holder)
+        second = start(collections_root, folder, fixture_pkg(shared_dir), index='', timeout=1)
+        out, _err = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert b'another install is writing this image' in out and b'.winimage.lock' in out
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    # a waiting install proceeds once the first one is gone
+    third = start(collections_root, folder, fixture_pkg(shared_dir), index='', timeout=30)
+    out, _err = third.communicate(timeout=120)
+    assert third.returncode == 0 and out.strip() == b'CHANGED'
