@@ -43,12 +43,17 @@ except ImportError as _exc:  # pragma: no cover - reported by the module
     HAS_LDAP3 = False
     LDAP3_IMPORT_ERROR = _exc
 
-try:
-    import dns.resolver
-    import dns.exception
-    HAS_DNSPYTHON = True
-except ImportError:  # pragma: no cover - reported when discovery is needed
-    HAS_DNSPYTHON = False
+
+def _import_dns():
+    """dnspython, imported only when a DC has to be found (it is slow to import)."""
+    try:
+        import dns.exception  # pylint: disable=import-outside-toplevel
+        import dns.resolver  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise ADError('finding a domain controller needs the dnspython package (or give domain_controller)',
+                      'missing_library')
+    return dns
+
 
 # userAccountControl
 UF_ACCOUNTDISABLE = 0x2
@@ -216,9 +221,7 @@ def parse_netlogon_response(data):
 # -- discovery -------------------------------------------------------------
 def discover_dcs(domain, dns_servers=None, site=None, timeout=5.0):
     """DCs of domain from ``_ldap._tcp[.site._sites].dc._msdcs.<domain>`` SRV records, best first."""
-    if not HAS_DNSPYTHON:
-        raise ADError('finding a domain controller needs the dnspython package (or give domain_controller)',
-                      'missing_library')
+    dns = _import_dns()
     resolver = dns.resolver.Resolver(configure=not dns_servers)
     if dns_servers:
         resolver.nameservers = list(dns_servers)

@@ -60,6 +60,11 @@ class DomainPolicyError(Exception):
         super(DomainPolicyError, self).__init__(message)
         self.error_name = error_name
 
+    @property
+    def kind(self):
+        """The error kind the provisioner passes on: the Windows name itself."""
+        return self.error_name
+
 
 def _text(value):
     if isinstance(value, bytes):
@@ -142,9 +147,9 @@ def read_sysvol_file(server, share, path, runner=None, username=None, password=N
                      address=None, smb_conf=None, smbclient=None, timeout=60, env=None):
     """The bytes of \\\\server\\share\\path, read with smbclient.
 
-    runner: how to run a command, ``runner(argv, environ_update) -> (rc,
-    stdout, stderr)``; in a module ``lambda argv, env:
-    module.run_command(argv, environ_update=env)``. server: the DC's name
+    runner: how to run a command, ``runner(argv, stdin_data, environ_update)
+    -> (rc, stdout, stderr)`` (the provisioner's ``command_runner(module)``,
+    around ``module.run_command``). server: the DC's name
     (Kerberos needs it); address: its IP when the name does not resolve here.
     Credentials: username/password (written to a 0600 authentication file in a
     private temporary folder, removed afterwards) or kerberos=True with ccache.
@@ -181,7 +186,7 @@ def read_sysvol_file(server, share, path, runner=None, username=None, password=N
                                         'ERROR_INVALID_PARAMETER')
             command += ['-A', _auth_file(folder, username, password)]
         command += ['-c', 'get "%s" "%s"' % (path, local)]
-        rc, out, err = runner(command, child_env)
+        rc, out, err = runner(command, None, child_env)
         output = '%s\n%s' % (_text(out or ''), _text(err or ''))
         if password:
             output = output.replace(password, '********')

@@ -103,10 +103,13 @@ def _from_unattend(path, described):
     return None
 
 
-def read_join_secret(image_path, image_index=None, source='auto'):
-    """The pending join of an image with its secret (JoinSecret); JoinSecretError when there is none."""
+def read_join_secret(image_path, image_index=None, source='auto', runner=None):
+    """The pending join of an image with its secret (JoinSecret); JoinSecretError when there is none.
+
+    runner: the command runner for wimlib-imagex (see _image.set_default_runner; modules pass module_runner).
+    """
     try:
-        image = open_image(image_path, image_index)
+        image = open_image(image_path, image_index, runner=runner)
         described = image.describe()
         with image.staging() as staging:
             found = None

@@ -230,6 +230,13 @@ class NetSetupLog(object):
         return line
 
 
+def log_for(path=None, kind='provisioner', image=None, program='winimage', secrets=()):
+    """The log a module writes to: path when given, '' for none (returns None), else the default for kind."""
+    if path == '':
+        return None
+    return NetSetupLog(path or default_log_path(kind, image), program=program, secrets=secrets)
+
+
 def log_operation(log, operation, asked=None, done=None, status=0):
     """Write a line for a module: never fails the operation.
 
@@ -259,6 +266,6 @@ def read_lines(path):
 
 
 __all__ = [
-    'NetSetupLog', 'SecretInLogLine', 'NetSetupLogError', 'default_log_path', 'log_operation', 'format_status',
+    'NetSetupLog', 'SecretInLogLine', 'NetSetupLogError', 'default_log_path', 'log_for', 'log_operation', 'format_status',
     'read_lines', 'DEFAULT_PATH',
 ]

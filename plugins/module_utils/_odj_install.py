@@ -333,7 +333,10 @@ def _install_unattend(image, staging, raw, opts, result):
                       'before': _mask_all_account_data(text), 'after': _mask_all_account_data(new)}
     if not changed or opts['check_mode']:
         return
-    image.check_writable([path] if os.path.exists(path) else [os.path.dirname(path)] if os.path.isdir(os.path.dirname(path)) else [])
+    existing = path
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    image.check_writable([existing])
     if not os.path.isdir(os.path.dirname(path)):
         os.makedirs(os.path.dirname(path), mode=0o755)
     if opts['backup'] and image.kind == 'folder' and text is not None:

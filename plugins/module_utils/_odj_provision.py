@@ -12,7 +12,7 @@ over one ADClient connection:
 3. per machine, decide: ``unchanged`` (its package file exists and the password
    in it still authenticates as the account), ``created`` (no account),
    ``reused`` (account exists and O(reuse_account), or the account is the one an
-   earlier run made - its stale package or pending marker carries its SID: new
+   earlier run made - its stale package or the pending marker names it: new
    password), ``conflict`` (exists, not ours, no O(reuse_account)), ``invalid``;
    in check mode the same as ``would_create`` / ``would_reuse`` / ``conflict`` /
    ``unchanged`` without any write (and without trying passwords: a bind is a logon
@@ -23,9 +23,10 @@ over one ADClient connection:
    Vault encrypted) and/or return it.
 
 A batch never stops at one bad machine; connection-level failures stop the
-rest (they would fail the same way). An account created whose file could not be
-written keeps a ``.NAME.pending`` marker (no secret) so that the next run
-recognises it as its own and finishes it.
+rest (they would fail the same way). Accounts about to be created (or reset) are
+listed in ``<dest>/.odj_provision.pending`` (names and DNs, no secret) until
+their package is on disk and synced, so that the next run recognises an account
+whose file could not be written as its own and finishes it.
 
 Extension point (issue 7: policies, root CA certificates): ``part_builders`` -
 callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
@@ -54,6 +55,10 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _vaul
 
 NETSETUP_PROVISION_REUSE_ACCOUNT = 0x2
 NETSETUP_PROVISION_USE_DEFAULT_PASSWORD = 0x4
+NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH = 0x8
+NETSETUP_PROVISION_ROOT_CA_CERTS = 0x10
+NETSETUP_PROVISION_PERSISTENTSITE = 0x20
+DS_WRITABLE_FLAG = 0x100
 
 # 64 random characters (~410 bits). At most 64 bytes so that the DC's PBKDF2
 # (Kerberos AES keys) uses it as the HMAC key directly: a longer one costs the DC
@@ -84,6 +89,28 @@ def _find_syncfs():
 
 _syncfs = _find_syncfs()
 _NAME_RE = re.compile(r'^[A-Za-z0-9-]+$')
+
+
+def _default_error_namer():
+    """_provision_parity.error_for when that module is present (Windows error names), else None."""
+    try:
+        from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import (  # pylint: disable=import-outside-toplevel
+            error_for)
+    except ImportError:
+        return None
+    return error_for
+
+
+def _default_quota(client, domain_info):
+    """_machine_quota.MachineQuota (ms-DS-MachineAccountQuota for non-admins) when present, else None."""
+    try:
+        from ansible_collections.winimage.provisioning.plugins.module_utils._machine_quota import (  # pylint: disable=import-outside-toplevel
+            MachineQuota)
+    except ImportError:
+        return None
+    quota = MachineQuota(client, domain_info.base_dn, domain_info.sid)
+    Provisioner._hook(quota.prepare)
+    return quota
 
 
 class ProvisionError(Exception):
@@ -144,10 +171,13 @@ class Machine(object):
         self.file_action = None
         self.account_action = None
         self.password = None
+        self.error_kind = None
+        self.error = None
 
-    def fail(self, status, msg):
+    def fail(self, status, msg, kind=None):
         self.status = status
         self.msg = msg
+        self.error_kind = kind or status
 
     def result(self, with_package=False):
         out = {'name': self.name or self.requested, 'status': self.status, 'changed': self.changed,
@@ -156,6 +186,8 @@ class Machine(object):
         if self.account is not None:
             out.update(dn=self.account.dn, sid=self.account.sid, rid=self.account.rid,
                        object_guid=str(self.account.guid) if self.account.guid else None)
+        if self.error is not None:
+            out['error'] = dict(self.error)
         if with_package:
             out['package'] = self.package_b64
         return out
@@ -166,7 +198,8 @@ class Provisioner(object):
 
     def __init__(self, client, domain, machine_account_ou=None, reuse_account=False, use_default_password=False,
                  dest=None, package_format='djoin_file', return_package=False, vault_password=None, vault_id=None,
-                 check_mode=False, part_builders=(), enctypes=None):
+                 check_mode=False, part_builders=(), enctypes=None, part_sources=None, skip_account_search=False,
+                 provision_root_ca_certs=False, persistent_site=False, quota='auto', error_namer='auto'):
         if package_format not in FORMS:
             raise ProvisionError('package_format must be one of %s' % ', '.join(sorted(FORMS)), 'options')
         if not dest and not return_package:
@@ -187,6 +220,16 @@ class Provisioner(object):
         self.check_mode = check_mode
         self.part_builders = list(part_builders)
         self.enctypes = enctypes
+        # extension points (issue 7 parity: policies, CA certificates, quotas, Windows error names):
+        # part_sources: object with check_local(), gather(client, domain_info), builder(context) -> [PackagePart]
+        # quota: None, 'auto' (_machine_quota.MachineQuota when present) or an object with prepare(), check(name),
+        #        record(); error_namer: None, 'auto' (_provision_parity.error_for) or callable(kind, msg) -> (name, code)
+        self.part_sources = part_sources
+        self.skip_account_search = skip_account_search
+        self.provision_root_ca_certs = provision_root_ca_certs
+        self.persistent_site = persistent_site
+        self.quota = quota
+        self.error_namer = _default_error_namer() if error_namer == 'auto' else error_namer
         self.domain_info = None
         self.ou_dn = None
         self._pending = {}
@@ -299,11 +342,16 @@ class Provisioner(object):
 
     # -- the run -------------------------------------------------------
     def prepare(self):
-        """Domain facts and the target OU (fails the whole run when missing)."""
+        """Domain facts, the target OU, the extra part sources and the quota; fails the run before any change."""
+        if self.part_sources is not None:
+            self._hook(self.part_sources.check_local)
         try:
             self.domain_info = self.client.domain_info(self.domain)
         except ADError as exc:
             raise ProvisionError(str(exc), exc.kind)
+        if not self.domain_info.dc_flags & DS_WRITABLE_FLAG:
+            raise ProvisionError('the DC %s is read-only; packages need a writable DC of %s'
+                                 % (self.domain_info.dc_dns_name, self.domain), 'dc_role')
         self.ou_dn = self.ou or self.domain_info.computers_dn
         try:
             present = self.client.exists(self.ou_dn)
@@ -316,6 +364,23 @@ class Provisioner(object):
                 raise ProvisionError('dest %s is not a directory' % self.dest, 'options')
             if not os.access(self.dest, os.W_OK) and not self.check_mode:
                 raise ProvisionError('dest %s is not writable' % self.dest, 'options')
+        if self.part_sources is not None:
+            self._hook(self.part_sources.gather, self.client, self.domain_info)
+            self.part_builders.append(self.part_sources.builder)
+        if self.quota == 'auto':
+            self.quota = _default_quota(self.client, self.domain_info)
+        elif self.quota is not None:
+            self._hook(self.quota.prepare)
+
+    @staticmethod
+    def _hook(func, *args):
+        """Run an extension hook; its failure stops the run before any change, as a ProvisionError."""
+        try:
+            return func(*args)
+        except (ProvisionError, ADError):
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise ProvisionError(str(exc), getattr(exc, 'kind', None) or 'options')
 
     def run(self, names):
         """Provision names (strings); return the Machine list in the order given (duplicates once)."""
@@ -350,7 +415,23 @@ class Provisioner(object):
             if self.dest:
                 self._load_pending()
             self._run_all(valid, existing)
+        self._name_errors(machines)
         return machines
+
+    def _name_errors(self, machines):
+        """Windows error name and number of each failure (error_namer), prefixed to its message."""
+        if self.error_namer is None:
+            return
+        for machine in machines:
+            if machine.status not in STATUS_FAILED:
+                continue
+            name, code = self.error_namer(machine.error_kind, machine.msg)
+            if not name:
+                continue
+            machine.error = {'name': name, 'code': code}
+            if not (machine.msg or '').startswith(name):
+                machine.msg = '%s (%s): %s' % (name, code, machine.msg) if code is not None else '%s: %s' % (
+                    name, machine.msg)
 
     def _run_all(self, machines, existing):
         # accounts about to be created go into the pending marker first (one durable write)
@@ -369,11 +450,11 @@ class Provisioner(object):
                 if self._decide(machine, existing.get(machine.name)):
                     to_build.append(machine)
             except ADError as exc:
-                machine.fail('failed', str(exc))
+                machine.fail('failed', str(exc), exc.kind)
                 if exc.kind in ('unreachable', 'bad_credentials', 'tls', 'tls_required'):
                     fatal = str(exc)
             except (OSError, ValueError) as exc:
-                machine.fail('failed', '%s: %s' % (machine.name, exc))
+                machine.fail('failed', '%s: %s' % (machine.name, exc), getattr(exc, 'kind', None) or 'error')
         if self.dest and not self.check_mode:
             for machine in machines:
                 if machine.name in self._pending and machine.account_action is None \
@@ -509,10 +590,18 @@ class Provisioner(object):
             machine.changed = True
             machine.msg = 'would create %s' % dn
             return False
+        if self.quota is not None:
+            try:
+                self.quota.check(machine.name)
+            except Exception as exc:  # pylint: disable=broad-except
+                machine.fail('failed', str(exc), 'quota')
+                return False
         machine.password = self._new_password(machine.name)
         kwargs = {} if self.enctypes is None else {'enctypes': self.enctypes}
         self.client.create_computer(machine.name, self.ou_dn, self.domain_info.dns_domain, machine.password,
                                     read_back=False, **kwargs)
+        if self.quota is not None:
+            self.quota.record()
         machine.account_action = 'created'
         machine.status = 'created'
         machine.changed = True
@@ -537,6 +626,12 @@ class Provisioner(object):
             flags |= NETSETUP_PROVISION_REUSE_ACCOUNT
         if self.use_default_password:
             flags |= NETSETUP_PROVISION_USE_DEFAULT_PASSWORD
+        if self.skip_account_search:
+            flags |= NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH
+        if self.provision_root_ca_certs:
+            flags |= NETSETUP_PROVISION_ROOT_CA_CERTS
+        if self.persistent_site:
+            flags |= NETSETUP_PROVISION_PERSISTENTSITE
         return flags
 
     def _build(self, machine, password):

@@ -61,6 +61,8 @@ KIND_NAMES = {
     'not_found': 'ERROR_DS_NO_SUCH_OBJECT',
     'quota': QUOTA_ERROR_NAME,
     'missing_library': 'ERROR_NOT_SUPPORTED',
+    'not_supported': 'ERROR_NOT_SUPPORTED',
+    'policy': 'ERROR_INVALID_PARAMETER',
     'unwilling': 'ERROR_ACCESS_DENIED',
     'constraint': 'ERROR_INVALID_PARAMETER',
 }
@@ -89,7 +91,11 @@ def provision_flags(**options):
 
 
 def error_for(kind=None, message=None, name=None):
-    """(name, code) of a failure; message words win over the kind; name wins over both."""
+    """(name, code) of a failure; a name the message starts with, then its words, then the kind."""
+    if name is None and message:
+        head = message.split(' ', 1)[0].rstrip(':')
+        if head in BY_NAME:
+            name = head
     if name is None and message and is_quota_error(message):
         name = QUOTA_ERROR_NAME
     if name is None and message and message.startswith(QUOTA_ERROR_NAME):
@@ -101,7 +107,7 @@ def error_for(kind=None, message=None, name=None):
                 name = candidate
                 break
     if name is None:
-        name = KIND_NAMES.get(kind)
+        name = kind if kind in BY_NAME else KIND_NAMES.get(kind)
     if name is None:
         return None, None
     err = BY_NAME.get(name)

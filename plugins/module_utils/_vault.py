@@ -20,16 +20,6 @@ import binascii
 import hmac
 import os
 
-try:
-    from cryptography.hazmat.backends import default_backend
-    from cryptography.hazmat.primitives import hashes, padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    from cryptography.hazmat.primitives.hmac import HMAC
-    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - reported by callers
-    HAS_CRYPTOGRAPHY = False
-
 HEADER = b'$ANSIBLE_VAULT'
 _ITERATIONS = 10000
 
@@ -52,31 +42,41 @@ def _secret_bytes(secret):
     return secret
 
 
-def _derive(secret, salt):
-    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=80, salt=salt, iterations=_ITERATIONS,
-                     backend=default_backend())
+def _crypto():
+    """The cryptography primitives, imported on first use (only vault users need them)."""
+    try:
+        # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.backends import default_backend
+        from cryptography.hazmat.primitives import hashes, padding
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.hmac import HMAC
+        from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    except ImportError:
+        raise VaultError('vault encryption needs the cryptography Python package')
+    return dict(backend=default_backend(), hashes=hashes, padding=padding, Cipher=Cipher, algorithms=algorithms,
+                modes=modes, HMAC=HMAC, PBKDF2HMAC=PBKDF2HMAC)
+
+
+def _derive(c, secret, salt):
+    kdf = c['PBKDF2HMAC'](algorithm=c['hashes'].SHA256(), length=80, salt=salt, iterations=_ITERATIONS,
+                          backend=c['backend'])
     derived = kdf.derive(secret)
     return derived[:32], derived[32:64], derived[64:80]
 
 
-def _need_library():
-    if not HAS_CRYPTOGRAPHY:
-        raise VaultError('vault encryption needs the cryptography Python package')
-
-
 def encrypt(plaintext, secret, vault_id=None):
     """Vault text (bytes, ends with a newline) of plaintext (bytes)."""
-    _need_library()
+    c = _crypto()
     secret = _secret_bytes(secret)
     if isinstance(plaintext, str):
         plaintext = plaintext.encode('utf-8')
     salt = os.urandom(32)
-    key1, key2, iv = _derive(secret, salt)
-    padder = padding.PKCS7(algorithms.AES.block_size).padder()
+    key1, key2, iv = _derive(c, secret, salt)
+    padder = c['padding'].PKCS7(c['algorithms'].AES.block_size).padder()
     padded = padder.update(plaintext) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key1), modes.CTR(iv), default_backend()).encryptor()
+    encryptor = c['Cipher'](c['algorithms'].AES(key1), c['modes'].CTR(iv), c['backend']).encryptor()
     ciphertext = encryptor.update(padded) + encryptor.finalize()
-    mac = HMAC(key2, hashes.SHA256(), default_backend())
+    mac = c['HMAC'](key2, c['hashes'].SHA256(), c['backend'])
     mac.update(ciphertext)
     body = b'\n'.join([binascii.hexlify(salt), binascii.hexlify(mac.finalize()), binascii.hexlify(ciphertext)])
     body = binascii.hexlify(body)
@@ -96,7 +96,7 @@ def vault_id_of(data):
 
 def decrypt(data, secret):
     """Plain bytes of vault text; VaultError when it is not a vault, damaged, or the password is wrong."""
-    _need_library()
+    c = _crypto()
     secret = _secret_bytes(secret)
     if isinstance(data, str):
         data = data.encode('utf-8')
@@ -114,14 +114,14 @@ def decrypt(data, secret):
         ciphertext = binascii.unhexlify(cipher_hex.strip())
     except (binascii.Error, ValueError):
         raise VaultError('the vault data is damaged (bad hex envelope)')
-    key1, key2, iv = _derive(secret, salt)
-    mac = HMAC(key2, hashes.SHA256(), default_backend())
+    key1, key2, iv = _derive(c, secret, salt)
+    mac = c['HMAC'](key2, c['hashes'].SHA256(), c['backend'])
     mac.update(ciphertext)
     if not hmac.compare_digest(mac.finalize(), expected):
         raise VaultError('the vault password does not decrypt this data (HMAC mismatch)')
-    decryptor = Cipher(algorithms.AES(key1), modes.CTR(iv), default_backend()).decryptor()
+    decryptor = c['Cipher'](c['algorithms'].AES(key1), c['modes'].CTR(iv), c['backend']).decryptor()
     padded = decryptor.update(ciphertext) + decryptor.finalize()
-    unpadder = padding.PKCS7(algorithms.AES.block_size).unpadder()
+    unpadder = c['padding'].PKCS7(c['algorithms'].AES.block_size).unpadder()
     try:
         return unpadder.update(padded) + unpadder.finalize()
     except ValueError:

@@ -112,6 +112,53 @@ options:
         (first 14 characters) instead of a random one. Only for legacy cases, as anyone can guess it.
     type: bool
     default: false
+  skip_account_search:
+    description:
+      - C(NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH) in the package options. The module only ever asks the one DC it
+        uses, so this changes nothing else.
+    type: bool
+    default: false
+  persistent_site:
+    description:
+      - C(NETSETUP_PROVISION_PERSISTENTSITE). Adds a join provider 2 part that pins the machine to the site the DC
+        reports for the provisioning host (C(ClientSiteName) of the LDAP ping).
+    type: bool
+    default: false
+  provision_root_ca_certs:
+    description:
+      - C(NETSETUP_PROVISION_ROOT_CA_CERTS). Adds the CA certificates the domain publishes (C(cACertificate) under
+        C(CN=Certification Authorities,CN=Public Key Services,CN=Services) of the configuration partition) as a
+        certificate part for the machine's root store.
+    type: bool
+    default: false
+  machine_policy_paths:
+    description:
+      - Local Registry Policy Files (C(Registry.pol), C(PReg) format) to embed as a policy part, one element list
+        per file, entries kept exactly. A malformed file is refused naming the fault.
+    type: list
+    elements: path
+    default: []
+  machine_policy_names:
+    description:
+      - Display names (or C({GUID})s) of GPOs whose C(Machine/Registry.pol) is read from SYSVOL over SMB (with the same
+        credentials) and embedded like O(machine_policy_paths). A name matching no GPO, or several, is an error.
+    type: list
+    elements: str
+    default: []
+  certificate_templates:
+    description:
+      - Certificate templates (C(djoin /certtemplate)) need enrolment with a CA through Windows; the module refuses
+        them with C(ERROR_NOT_SUPPORTED) and points to M(winimage.provisioning.win_odj_provision).
+    type: list
+    elements: str
+    default: []
+  netsetup_log:
+    description:
+      - NetSetup-style log the module appends one line per machine to (what was asked, what was done, the Windows
+        status name and code, never a secret). Created C(0600) in a C(0700) directory.
+      - Default C(/var/log/winimage-provisioning/netsetup.log). An empty string turns it off. Nothing is logged in
+        check mode.
+    type: path
   dest:
     description:
       - Folder for the package files, one per machine, named C(<NAME>.djoin), C(<NAME>.odj) or C(<NAME>.b64)
@@ -285,6 +332,10 @@ machines:
     package:
       description: The package as one line of base64 (only with O(return_package=true)). Holds the machine password.
       type: str
+    error:
+      description: Windows name and number of this machine's failure (for example V(NERR_UserExists), 2224).
+      type: dict
+      returned: when the machine failed
   sample:
     - name: WS0101
       status: created
@@ -296,6 +347,25 @@ machines:
       object_guid: 0b6f3b4e-3d4b-4b2e-9bde-0a6f0c1f7a11
       path: /srv/odj/packages/WS0101.djoin
       password_verified: null
+error_name:
+  description: Windows name of the error that failed the whole run (for example V(ERROR_LOGON_FAILURE)).
+  returned: when the run failed before the machines
+  type: str
+  sample: ERROR_NO_SUCH_DOMAIN
+error_code:
+  description: Number of RV(error_name).
+  returned: when the run failed before the machines
+  type: int
+  sample: 1355
+error_kind:
+  description: Short cause of a run-level failure (unreachable, bad_credentials, ou_missing, tls, options, ...).
+  returned: when the run failed before the machines
+  type: str
+  sample: unreachable
+extra_parts:
+  description: What went into the extra parts (policy sources, number of CA certificates, warnings).
+  returned: when policies, root CA certificates or the persistent site were asked for
+  type: dict
 failed_machines:
   description: Names of the machines that failed (invalid, conflict, failed).
   returned: always
@@ -350,8 +420,11 @@ domain:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
+from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
     ProvisionError, Provisioner, summarize)
+from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import (
+    PartSources, error_for, log_machines, with_name)
 
 
 def _client_kwargs(params, run_command):
@@ -395,6 +468,17 @@ def connect(params, run_command=None):
                              'unreachable')
 
 
+def _fail(module, log, asked, result, message, kind):
+    """Fail the run with the Windows error name of its cause, and log it."""
+    name, code = error_for(kind, message)
+    result.update(error_kind=kind, error_name=name, error_code=code)
+    message = with_name(message, kind, name)
+    warning = log_operation(log, 'provision', asked, message, code if code is not None else 1)
+    if warning:
+        module.warn(warning)
+    module.fail_json(msg=message, **result)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -412,11 +496,18 @@ def main():
             keytab=dict(type='path', no_log=False),
             reuse_account=dict(type='bool', default=False),
             use_default_password=dict(type='bool', default=False, no_log=False),
+            skip_account_search=dict(type='bool', default=False),
+            persistent_site=dict(type='bool', default=False),
+            provision_root_ca_certs=dict(type='bool', default=False),
+            machine_policy_paths=dict(type='list', elements='path', default=[]),
+            machine_policy_names=dict(type='list', elements='str', default=[]),
+            certificate_templates=dict(type='list', elements='str', default=[]),
             dest=dict(type='path'),
             package_format=dict(type='str', default='djoin_file', choices=['djoin_file', 'raw', 'base64']),
             return_package=dict(type='bool', default=False),
             vault_password=dict(type='str', no_log=True),
             vault_id=dict(type='str'),
+            netsetup_log=dict(type='path'),
             timeout=dict(type='int', default=15),
         ),
         required_one_of=[('dest', 'return_package')],
@@ -425,33 +516,66 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if not _ad_client.HAS_LDAP3:
-        module.fail_json(msg='the ldap3 Python package is required on the host running this module',
-                         error_kind='missing_library')
-    if params['vault_id'] and params['vault_password'] is None:
-        module.fail_json(msg='vault_id %s: no vault password for it (give vault_password, or --vault-id %s@source '
-                             'to ansible-playbook)' % (params['vault_id'], params['vault_id']), error_kind='options')
-    client = None
+    secrets = [value for value in (params['domain_password'], params['vault_password']) if value]
+    log = None if module.check_mode else log_for(params['netsetup_log'], 'provisioner', program='odj_provision',
+                                                 secrets=secrets)
+    asked = dict(domain=params['domain'], dc=params['domain_controller'] or 'dns-srv',
+                 ou=params['machine_account_ou'] or 'computers-container', machines=','.join(params['machines']))
     result = dict(changed=False, machines=[], failed_machines=[], counts={})
+    if not _ad_client.HAS_LDAP3:
+        _fail(module, log, asked, result, 'the ldap3 Python package is required on the host running this module',
+              'missing_library')
+    if params['vault_id'] and params['vault_password'] is None:
+        _fail(module, log, asked, result, 'vault_id %s: no vault password for it (give vault_password, or --vault-id '
+              '%s@source to ansible-playbook)' % (params['vault_id'], params['vault_id']), 'options')
+    if params['certificate_templates']:
+        _fail(module, log, asked, result, 'ERROR_NOT_SUPPORTED: certificate_templates (%s) need certificate enrolment '
+              'through Windows (djoin /certtemplate); use winimage.provisioning.win_odj_provision on a Windows host '
+              'for them' % ', '.join(params['certificate_templates']), 'missing_library')
+    client = None
+    machines = []
     try:
-        client = connect(params, command_runner(module))
+        runner = command_runner(module)
+        client = connect(params, runner)
+        sources = None
+        if params['machine_policy_paths'] or params['machine_policy_names'] or params['provision_root_ca_certs'] \
+                or params['persistent_site']:
+            smb = dict(runner=runner, address=client.peer_address or client.server)
+            if params['domain_password'] is not None:
+                smb.update(username=params['domain_username'], password=params['domain_password'])
+            else:
+                smb.update(kerberos=True, ccache=client.ccache)
+            sources = PartSources(policy_paths=params['machine_policy_paths'],
+                                  policy_names=params['machine_policy_names'],
+                                  root_ca_certs=params['provision_root_ca_certs'],
+                                  persistent_site=params['persistent_site'], smb=smb)
         provisioner = Provisioner(
             client, params['domain'], machine_account_ou=params['machine_account_ou'],
             reuse_account=params['reuse_account'], use_default_password=params['use_default_password'],
             dest=params['dest'], package_format=params['package_format'], return_package=params['return_package'],
-            vault_password=params['vault_password'], vault_id=params['vault_id'], check_mode=module.check_mode)
+            vault_password=params['vault_password'], vault_id=params['vault_id'], check_mode=module.check_mode,
+            part_sources=sources, skip_account_search=params['skip_account_search'],
+            provision_root_ca_certs=params['provision_root_ca_certs'], persistent_site=params['persistent_site'],
+            error_namer=error_for)
         machines = provisioner.run(params['machines'])
         result['domain'] = provisioner.domain_facts()
-    except _ad_client.ADError as exc:
-        module.fail_json(msg=str(exc), error_kind=exc.kind, **result)
-    except ProvisionError as exc:
-        module.fail_json(msg=str(exc), error_kind=exc.kind, **result)
+        if sources is not None:
+            result['extra_parts'] = dict(sources.facts)
+            for warning in sources.facts.get('warnings', []):
+                module.warn(warning)
+    except (_ad_client.ADError, ProvisionError) as exc:
+        if client is not None:
+            client.close()
+            client = None
+        _fail(module, log, asked, result, str(exc), exc.kind)
     finally:
         if client is not None:
             client.close()
     summary = summarize(machines, with_package=params['return_package'])
     result.update(machines=summary['machines'], changed=summary['changed'],
                   failed_machines=summary['failed_machines'], counts=summary['counts'])
+    for warning in log_machines(log, summary['machines'], asked):
+        module.warn(warning)
     if module._diff:
         result['diff'] = summary['diff']
     if summary['failed_machines']:

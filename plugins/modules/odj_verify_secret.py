@@ -94,11 +94,15 @@ options:
     default: 10
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module never changes anything; it runs in check mode too.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 notes:
   - The bind is an LDAP simple bind over TLS as C(NETBIOS\\NAME$); the password travels only inside TLS.
@@ -184,18 +188,19 @@ from ansible.module_utils.common.text.converters import to_native
 
 try:
     from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError
+    from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
     from ansible_collections.winimage.provisioning.plugins.module_utils._join_secret import JoinSecretError, read_join_secret
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc
 
 
-def _verify(entry, params):
+def _verify(entry, params, runner):
     """Check one image; returns a secret-free result dict with 'authenticated' and, on failure, 'msg'."""
     image_path = entry['image']
     result = dict(authenticated=False, image={'path': image_path})
     try:
-        found = read_join_secret(image_path, entry.get('image_index'), params['source'])
+        found = read_join_secret(image_path, entry.get('image_index'), params['source'], runner=runner)
     except JoinSecretError as exc:
         result['msg'] = to_native(exc)
         return result
@@ -267,14 +272,14 @@ def main():
     if params['ca_file'] and not os.path.isfile(params['ca_file']):
         module.fail_json(msg='ca_file %s does not exist' % params['ca_file'], authenticated=False)
     if params['image'] is not None:
-        result = _verify(params, params)
+        result = _verify(params, params, module_runner(module))
         msg = result.pop('msg', None)
         if msg:
             module.fail_json(msg=msg, changed=False, **result)
         module.exit_json(changed=False, **result)
     results = []
     for entry in params['images']:
-        one = _verify(entry, params)
+        one = _verify(entry, params, module_runner(module))
         if entry.get('machine_name') and not one.get('machine_name'):
             one['machine_name'] = entry['machine_name'].upper()
         results.append(one)

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 """Benchmark: the requester (odj_install engine) against the bare reference tools, same run.
 
@@ -68,7 +68,7 @@ def timed(func):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--hive', help='a SYSTEM hive to use (default: Windows 10 fixture, else a generated 15 MB one)')
     args = parser.parse_args()
@@ -123,7 +123,7 @@ def main():
             return folder
 
         ours, theirs = [], []
-        for _ in range(args.repeat):
+        for _round in range(args.repeat):
             folder = fresh_image('ours')
             ours.append(timed(lambda: install(folder, raw, pd, allow_dirty=allow_dirty)))
             folder = fresh_image('theirs')
@@ -139,7 +139,7 @@ def main():
         subprocess.run(['wimlib-imagex', 'append', tree, wim, 'two', '--no-acls'], check=True, stdout=subprocess.DEVNULL)
         installed = os.path.join(work, 'ours', SYSTEM_REL)  # the hive our registry run produced
         ours, theirs = [], []
-        for _ in range(args.repeat):
+        for _round in range(args.repeat):
             copy = os.path.join(work, 'ours.wim')
             shutil.copyfile(wim, copy)
             ours.append(timed(lambda: install(copy, raw, pd, image_index='1', allow_dirty=allow_dirty)))

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 
+
 def run_command(argv, data=None, env=None):
     """The command runner the engine uses outside a module (modules pass AnsibleModule.run_command)."""
     proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

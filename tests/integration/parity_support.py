@@ -49,11 +49,11 @@ def policy_entries():
     ]
 
 
-def run_command(argv, environ_update):
+def run_command(argv, data, environ_update):
     """The runner _domain_policy wants (what module.run_command is in a module)."""
     env = dict(os.environ)
     env.update(environ_update or {})
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    proc = subprocess.run(argv, input=data or b'', stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                           timeout=180, check=False)
     return proc.returncode, proc.stdout.decode('utf-8', 'replace'), proc.stderr.decode('utf-8', 'replace')
 

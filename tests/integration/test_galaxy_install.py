@@ -6,8 +6,8 @@
 The collection is built from the checkout, installed offline into a temporary
 collections path, and then used from there only: every module, module_utils
 and filter file is imported in a fresh interpreter whose sys.path holds the
-installed copy and nothing of the checkout, and `ansible-doc` renders every
-module from it. Plugins are discovered at test time, so files added later are
+installed copy and nothing of the checkout (action plugins too), and
+`ansible-doc` renders every module and filter from it. Plugins are discovered at test time, so files added later are
 covered without editing this test.
 """
 
@@ -88,7 +88,7 @@ def test_tarball_holds_sources_not_local_state(installed):
         assert 'galaxy.yml' not in names  # replaced by MANIFEST.json / FILES.json
         assert 'MANIFEST.json' in names and 'FILES.json' in names
         assert 'meta/runtime.yml' in names
-        for bad in ('.venv/', '.build/', '.git/', 'tests/output/'):
+        for bad in ('.venv/', '.build/', '.git/', 'tests/output/', 'demo-output/', '.pytest_cache/', '.hypothesis/'):
             assert not [n for n in names if n.startswith(bad)], '%s is in the tarball' % bad
         manifest = json.loads(tar.extractfile('MANIFEST.json').read().decode('utf-8'))
     info = manifest['collection_info']
@@ -128,7 +128,7 @@ print(json.dumps({'failures': failures, 'origins': origins}))
 def test_plugins_import_from_the_installed_copy(installed, tmp_path):
     coll_path, dest, env, _tarball = installed
     names = []
-    for kind in ('modules', 'module_utils', 'filter'):
+    for kind in ('modules', 'module_utils', 'filter', 'action'):
         for filename in _plugin_files(dest, kind):
             names.append('ansible_collections.%s.%s.plugins.%s.%s' % (NAMESPACE, NAME, kind, filename[:-3]))
     if not names:
@@ -173,16 +173,26 @@ def test_ansible_doc_renders_every_module_from_the_installed_copy(installed, tmp
         doc = docs[fqcn]['doc']
         assert os.path.realpath(doc['filename']).startswith(os.path.realpath(dest) + os.sep), doc['filename']
         assert docs[fqcn]['examples'], '%s has no EXAMPLES' % fqcn
-    # and the text form (what a user reads) renders without error for each
+    # and the text form (what a user reads) renders without error, for all of them at once
+    text = _run([_tool('ansible-doc'), '-t', 'module'] + expected, env, cwd=str(tmp_path)).stdout
     for fqcn in expected:
-        text = _run([_tool('ansible-doc'), '-t', 'module', fqcn], env, cwd=str(tmp_path)).stdout
-        assert fqcn in text and 'EXAMPLES' in text
+        assert '> MODULE %s (' % fqcn in text, '%s: no text rendering' % fqcn
+    assert text.count('EXAMPLES') >= len(expected)
 
 
-def test_filters_are_listed_from_the_installed_copy(installed, tmp_path):
+def test_filters_render_from_the_installed_copy(installed, tmp_path):
     coll_path, dest, env, _tarball = installed
-    if not _plugin_files(dest, 'filter'):
+    files = _plugin_files(dest, 'filter')
+    if not files:
         pytest.skip('the collection has no filter plugins yet')
-    proc = _run([_tool('ansible-doc'), '-t', 'filter', '-l', '-j', FQ], env, cwd=str(tmp_path))
-    listing = json.loads(proc.stdout)
-    assert listing, 'ansible-doc lists no filters of %s' % FQ
+    listing = json.loads(_run([_tool('ansible-doc'), '-t', 'filter', '-l', '-j', FQ], env, cwd=str(tmp_path)).stdout)
+    # one filter per file, named after it, each documented
+    expected = ['%s.%s' % (FQ, f[:-3]) for f in files]
+    missing = [name for name in expected if name not in listing]
+    assert not missing, 'filters without documentation (or not named after their file): %s' % missing
+    docs = json.loads(_run([_tool('ansible-doc'), '-t', 'filter', '-j'] + sorted(listing), env, cwd=str(tmp_path)).stdout)
+    for name in sorted(listing):
+        assert name in docs, '%s missing from ansible-doc output' % name
+        doc = docs[name]['doc']
+        assert os.path.realpath(doc['filename']).startswith(os.path.realpath(dest) + os.sep), doc['filename']
+        assert doc.get('version_added') is not None and docs[name].get('examples'), '%s: no version_added or EXAMPLES' % name

@@ -21,6 +21,7 @@ from cryptography import x509
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
 from ansible_collections.winimage.provisioning.plugins.module_utils import _domain_policy as D
+from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
 from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
 from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
@@ -163,4 +164,15 @@ def test_non_admin_user_has_the_default_quota(samba_dc, domain_extras):
     assert not any('admins' in g.lower() or 'administrators' in g.lower() for g in groups)
     user = ADClient(samba_dc.ip, username='%s@%s' % (domain_extras.user, samba_dc.realm),
                     password=domain_extras.user_password, validate_certs=False).connect()
-    user.close()
+    try:
+        quota = Q.MachineQuota(user, samba_dc.base_dn, samba_dc.domain_sid).prepare()
+    finally:
+        user.close()
+    assert quota.applies and quota.quota == 10 and quota.caller_sid == domain_extras.user_sid
+    assert 0 <= quota.used <= 10 and quota.remaining == 10 - quota.used
+    admin = ADClient(samba_dc.ip, username='%s@%s' % (samba_dc.admin_user, samba_dc.realm),
+                     password=samba_dc.admin_password, validate_certs=False).connect()
+    try:
+        assert not Q.MachineQuota(admin, samba_dc.base_dn, samba_dc.domain_sid).prepare().applies
+    finally:
+        admin.close()

@@ -11,7 +11,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
 
 from odj_install_support import sample_images, tree_hashes
-from playbook import run_playbook, task_results
+from playbook import run_playbook
 
 PASSWORD = 'Odj-Install-Secret-' + uuid.uuid4().hex
 

@@ -402,3 +402,42 @@ def test_kerberos_without_ticket_is_a_clear_error(samba_dc, tmp_path, monkeypatc
         ADClient(samba_dc.ip, auth='kerberos', ccache='FILE:%s' % (tmp_path / 'empty'), validate_certs=False,
                  server_name=samba_dc.dc_hostname, run_command=run_command).connect()
     assert err.value.kind == 'kerberos'
+
+
+def test_no_right_to_create_computers(samba_dc, dest):
+    user = 'lowpriv%s' % uuid.uuid4().hex[:6]
+    password = 'Low-%s-Pw1' % uuid.uuid4().hex[:12]
+    made = subprocess.run(['samba-tool', 'user', 'create', user, password, '--configfile=%s' % samba_dc.smb_conf],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    assert made.returncode == 0, made.stderr.decode()[-500:]
+    ou = 'OU=Locked-%s,%s' % (uuid.uuid4().hex[:6], samba_dc.base_dn)
+    conn = admin_ldap(samba_dc)
+    assert conn.add(ou, ['organizationalUnit'])
+    conn.unbind()
+    client = client_for(samba_dc, username='%s@%s' % (user, samba_dc.realm), password=password)
+    try:
+        machines, _ = provision(samba_dc, client, ['NORIGHT1', 'NORIGHT2'], dest=dest, machine_account_ou=ou)
+    finally:
+        client.close()
+    for name in ('NORIGHT1', 'NORIGHT2'):
+        assert machines[name].status == 'failed'
+        assert 'access denied' in machines[name].msg and 'lacks the right' in machines[name].msg
+        assert ldap_account(samba_dc, name) is None
+    assert password not in machines['NORIGHT1'].msg
+    assert not os.path.exists(os.path.join(dest, '.odj_provision.pending'))
+    assert [f for f in os.listdir(dest) if not f.startswith('.')] == []
+
+
+def test_wrong_domain_and_bad_dest_are_refused_before_any_change(samba_dc, client, tmp_path):
+    before = _snapshot(samba_dc)
+    prov = Provisioner(client, 'other.example.test', dest=str(tmp_path))
+    with pytest.raises(ProvisionError) as err:
+        prov.run(['WRONGDOM1'])
+    assert 'serves the domain %s, not other.example.test' % samba_dc.dns_domain in str(err.value)
+    with pytest.raises(ProvisionError) as err:
+        Provisioner(client, samba_dc.dns_domain, dest=str(tmp_path / 'missing')).run(['BADDEST1'])
+    assert 'is not a directory' in str(err.value)
+    with pytest.raises(ProvisionError) as err:
+        Provisioner(client, samba_dc.dns_domain)
+    assert 'nowhere to put the packages' in str(err.value)
+    assert _snapshot(samba_dc) == before

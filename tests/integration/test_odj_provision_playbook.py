@@ -30,6 +30,7 @@ PLAYBOOK = r'''
       validate_certs: false
       domain_username: "{{ dc.admin_user }}@{{ dc.realm }}"
       domain_password: "{{ dc.admin_password }}"
+      netsetup_log: "{{ work }}/netsetup.log"
   tasks:
     - name: batch with a bad name
       winimage.provisioning.odj_provision:
@@ -80,6 +81,7 @@ PLAYBOOK = r'''
         validate_certs: false
         domain_username: "{{ dc.admin_user }}@{{ dc.realm }}"
         domain_password: "{{ dc.admin_password }}"
+        netsetup_log: "{{ work }}/netsetup.log"
         machines: [PLAY05]
         dest: "{{ work }}/pkgs"
       register: discovered
@@ -268,3 +270,7 @@ def test_no_secret_in_verbose_output(play):
                         base64.b64encode(to_djoin_file(raw)).decode()[:60]])
     leaked = [index for index, secret in enumerate(secrets) if secret in output]
     assert leaked == [], 'secrets #%s appear in the -vvvv output' % leaked
+    with open(str(work / 'netsetup.log')) as handle:
+        log = handle.read()
+    assert 'machine=PLAY01' in log and 'NERR_Success' in log
+    assert [index for index, secret in enumerate(secrets) if secret in log] == []

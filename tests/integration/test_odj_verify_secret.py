@@ -68,7 +68,7 @@ def fleet(samba_dc, net_offlinejoin, tmp_path_factory, collections_root):
     ]
     work = base / 'install'
     work.mkdir()
-    rc, out, _ = _playbook(work, collections_root, tasks, {'pkg_reg': data['PFREG01'], 'pkg_una': data['PFUNA02']})
+    rc, out, _results = _playbook(work, collections_root, tasks, {'pkg_reg': data['PFREG01'], 'pkg_una': data['PFUNA02']})
     assert rc == 0, out
     return {'base': base, 'images': base / 'images', 'raws': raws, 'dc': samba_dc}
 
@@ -123,9 +123,8 @@ def test_stale_secret_is_refused_and_image_unchanged(fleet, collections_root, tm
     dc = fleet['dc']
     image = fleet['images'] / 'sample-03'
     raw = net_offlinejoin(dc, 'PFSTALE3')
-    rc, out, _ = _playbook(tmp_path, collections_root,
-                           [_task(0, 'winimage.provisioning.odj_install', {'data': '{{ pkg }}', 'image': str(image)})],
-                           {'pkg': to_base64(raw)})
+    install = [_task(0, 'winimage.provisioning.odj_install', {'data': '{{ pkg }}', 'image': str(image)})]
+    rc, out, _results = _playbook(tmp_path, collections_root, install, {'pkg': to_base64(raw)})
     assert rc == 0, out
     hive = image / 'Windows' / 'System32' / 'config' / 'SYSTEM'
     before = hive.read_bytes()

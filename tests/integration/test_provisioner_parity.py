@@ -14,7 +14,6 @@ import base64
 import os
 import uuid
 
-import ldap3
 import pytest
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
@@ -97,8 +96,9 @@ def test_policies_from_a_file_and_a_gpo_and_the_root_ca(samba_dc, domain_extras,
     assert [(s.store_location, s.store_name) for s in stores] == [(2, 'ROOT')]
     assert C.certificates_in(stores[0].sst) == [domain_extras.ca_der]
     facts = package_facts(pd)
-    assert 'NETSETUP_PROVISION_ROOT_CA_CERTS' in facts['option_names'] if 'option_names' in facts else True
-    assert pd.win7.options & 0x10
+    assert facts['option_names'] == ['NETSETUP_PROVISION_ROOT_CA_CERTS']
+    assert [element['value_name'] for element in facts['policies'][1]['elements']] == \
+        [entry.value_name for entry in policy_entries()]
 
 
 def test_options_map_one_to_one(samba_dc, domain_extras, client, tmp_path):
@@ -152,6 +152,20 @@ def test_gpo_name_matching_nothing_fails_the_run_naming_it(samba_dc, domain_extr
     assert not account_exists(samba_dc, 'PARNOG01')
 
 
+def test_no_right_to_create_in_the_ou_is_error_access_denied(samba_dc, domain_extras, tmp_path):
+    user = connect(samba_dc, domain_extras.user, domain_extras.user_password)
+    try:
+        prov = Provisioner(user, samba_dc.dns_domain, dest=str(tmp_path),
+                           machine_account_ou='OU=Domain Controllers,%s' % samba_dc.base_dn)
+        machine = prov.run(['PARDEN01'])[0]
+    finally:
+        user.close()
+    assert machine.status == 'failed'
+    assert machine.result()['error'] == {'name': 'ERROR_ACCESS_DENIED', 'code': 5}
+    assert machine.msg.startswith('ERROR_ACCESS_DENIED (5): ')
+    assert not account_exists(samba_dc, 'PARDEN01')
+
+
 def test_non_admin_user_gets_ten_accounts_and_the_eleventh_names_the_quota(samba_dc, domain_extras, tmp_path):
     user = connect(samba_dc, domain_extras.user, domain_extras.user_password)
     names = ['PARQ%02d' % n for n in range(1, 12)]
@@ -188,6 +202,15 @@ def test_module_writes_the_netsetup_log_without_secrets(samba_dc, domain_extras,
         {'name': 'again', 'winimage.provisioning.odj_provision': dict(common, machines=['PARLOG01'], dest=str(dest))},
         {'name': 'templates need Windows', 'winimage.provisioning.odj_provision': dict(
             common, machines=['PARLOG02'], dest=str(dest), certificate_templates=['Machine']), 'ignore_errors': True},
+        {'name': 'unreachable DC', 'winimage.provisioning.odj_provision': dict(
+            common, machines=['PARLOG03'], dest=str(dest), domain_controller='127.0.0.254', timeout=3),
+         'ignore_errors': True, 'register': 'unreachable'},
+        {'name': 'wrong password', 'winimage.provisioning.odj_provision': dict(
+            common, machines=['PARLOG04'], dest=str(dest), domain_password='wrong-' + 'p' * 12),
+         'ignore_errors': True, 'register': 'wrong'},
+        {'name': 'names of the run-level errors', 'ansible.builtin.assert': {'that': [
+            "unreachable.error_name == 'ERROR_NO_SUCH_DOMAIN'", 'unreachable.error_code == 1355',
+            "wrong.error_name == 'ERROR_LOGON_FAILURE'", "wrong.msg is search('^ERROR_LOGON_FAILURE')"]}},
     ]
     rc, output = run_playbook(collections_root, tmp_path, tasks, verbosity=4)
     assert rc == 0, output[-3000:]
@@ -198,6 +221,8 @@ def test_module_writes_the_netsetup_log_without_secrets(samba_dc, domain_extras,
     mine = [line for line in lines if 'machine=PARLOG01' in line]
     assert len(mine) == 2 and 'NERR_Success' in mine[0] and 'NERR_Success' in mine[1]
     assert any('machine=bad_name' in line and 'ERROR_INVALID_PARAMETER (87)' in line for line in lines)
+    assert any('127.0.0.254' in line and 'ERROR_NO_SUCH_DOMAIN (1355)' in line for line in lines)
+    assert any('ERROR_LOGON_FAILURE (1326)' in line for line in lines)
     text = log.read_text()
     package = (dest / 'PARLOG01.djoin').read_bytes()
     machine_password = P.decode(to_raw(package)).win7.machine_password

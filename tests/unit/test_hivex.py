@@ -114,7 +114,7 @@ def test_walk_matches_hivexregedit_key_count(win7):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
     keys = sum(1 for line in export.splitlines() if line.startswith(b'[\\'))
     with hx.Hive(win7) as hive:
-        assert sum(1 for _ in hx.walk(hive)) == keys
+        assert sum(1 for _item in hx.walk(hive)) == keys
 
 
 def test_value_codec_roundtrip():

@@ -145,3 +145,12 @@ def test_concurrent_writers_do_not_interleave(tmp_path):
     assert len(lines) == 200
     assert all(LINE.match(line) for line in lines)
     assert len(set(re.search(r'machine=(\S+)', line).group(1) for line in lines)) == 200
+
+
+def test_log_for_modules(tmp_path):
+    assert L.log_for('') is None
+    assert L.log_for().path == '/var/log/winimage-provisioning/netsetup.log'
+    image = tmp_path / 'win.wim'
+    log = L.log_for(None, 'requester', str(image), program='odj_install', secrets=[SECRET])
+    assert log.path == str(tmp_path / 'netsetup.log') and log.program == 'odj_install' and log.secret_count == 1
+    assert L.log_for(str(tmp_path / 'x.log')).path == str(tmp_path / 'x.log')

@@ -62,6 +62,8 @@ def test_all_options_together_and_unknown_option():
      'ERROR_DS_MACHINE_ACCOUNT_QUOTA_EXCEEDED'),
     ('options', 'package_format must be one of', 'ERROR_INVALID_PARAMETER'),
     ('bad_credentials', 'refused the credentials', 'ERROR_LOGON_FAILURE'),
+    ('ERROR_LOGON_FAILURE', 'reading \\\\dc\\sysvol\\x over SMB failed: NT_STATUS_LOGON_FAILURE', 'ERROR_LOGON_FAILURE'),
+    ('policy', 'NERR_UserExists (2224): already there', 'NERR_UserExists'),
 ])
 def test_error_names_are_windows_names(kind, message, name):
     got, code = X.error_for(kind, message)
