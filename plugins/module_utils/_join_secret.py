@@ -39,8 +39,9 @@ class JoinSecretError(Exception):
 class JoinSecret(object):
     """A pending join found in an image. ``secret`` is the machine password; repr never shows it."""
 
-    def __init__(self, image, source, machine_name, domain, netbios_domain, dc_name, dc_address, secret):
+    def __init__(self, image, source, machine_name, domain, netbios_domain, dc_name, dc_address, secret, state=None):
         self.image = image
+        self.state = state or {}
         self.source = source
         self.machine_name = machine_name
         self.domain = domain
@@ -81,7 +82,7 @@ def _from_registry(system, described):
                               % (described['path'], pending.get('machine_name'), OFFLINE_JOIN, SECRET_VALUE))
     dc = pending.get('dc') or {}
     return JoinSecret(described, 'registry', pending.get('machine_name'), pending.get('domain'),
-                      pending.get('netbios_domain'), dc.get('name'), dc.get('address'), secret)
+                      pending.get('netbios_domain'), dc.get('name'), dc.get('address'), secret, state=pending)
 
 
 def _from_unattend(path, described):
@@ -98,8 +99,12 @@ def _from_unattend(path, described):
             w7 = pd.win7
         except ValueError:
             raise JoinSecretError('%s: the AccountData of pass %s is not a valid provisioning package' % (path, pass_name))
+        state = {'location': UNATTEND_REL, 'pass': pass_name, 'architecture': _arch, 'machine_name': w7.machine_name,
+                 'domain': w7.dns_domain_info.dns_domain_name, 'dc': {'name': w7.dc_info.dc_name, 'address': w7.dc_info.dc_address},
+                 'parts': [p.type_name for p in pd.parts], 'clear_text_secret_present': bool(w7.machine_password)}
         return JoinSecret(described, 'unattend', w7.machine_name, w7.dns_domain_info.dns_domain_name,
-                          w7.dns_domain_info.name, w7.dc_info.dc_name, w7.dc_info.dc_address, w7.machine_password)
+                          w7.dns_domain_info.name, w7.dc_info.dc_name, w7.dc_info.dc_address, w7.machine_password,
+                          state=state)
     return None
 
 

@@ -458,8 +458,10 @@ class Provisioner(object):
         if self.dest and not self.check_mode:
             for machine in machines:
                 if machine.name in self._pending and machine.account_action is None \
-                        and machine.name not in existing:
-                    del self._pending[machine.name]  # never created (failed before the add)
+                        and machine.name not in existing and machine.error_kind != 'unreachable':
+                    # never created (refused, or not attempted); a connection lost during the add may
+                    # have left the account behind, so that entry stays for the next run to recognise it
+                    del self._pending[machine.name]
         if to_build:
             self._build_all(to_build)
         if self.dest and not self.check_mode:

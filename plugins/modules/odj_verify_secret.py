@@ -164,6 +164,14 @@ account:
   returned: when a pending join was found
   type: str
   sample: CORP\KIOSK07$
+state:
+  description:
+    - The pending join as the image holds it, without the secret - for the registry the same facts as
+      M(winimage.provisioning.odj_image_info) reports (C(location), C(machine_name), C(domain), C(dc), C(parts), ...),
+      for unattend C(location), C(pass), C(architecture), C(machine_name), C(domain), C(dc), C(parts).
+  returned: when a pending join was found
+  type: dict
+  sample: {location: 'HKLM\SYSTEM\ControlSet001\Control\Lsa\OfflineJoin', machine_name: KIOSK07, domain: corp.example.com}
 source:
   description: Where the secret was read - V(registry) or V(unattend).
   returned: when a pending join was found
@@ -205,7 +213,7 @@ def _verify(entry, params, runner):
         result['msg'] = to_native(exc)
         return result
     result['image'] = found.image
-    result.update(machine_name=found.machine_name, domain=found.domain, source=found.source)
+    result.update(machine_name=found.machine_name, domain=found.domain, source=found.source, state=found.state)
     want_machine = (entry.get('machine_name') or '').upper()
     if want_machine and (found.machine_name or '').upper() != want_machine:
         result['msg'] = '%s carries a pending join for %s, not %s' % (image_path, found.machine_name, want_machine)

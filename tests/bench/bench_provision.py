@@ -118,7 +118,7 @@ def run_net(dc, names):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--count', type=int, default=100)
     parser.add_argument('--dc-dir', default=None, help='a DC already started with samba_dc.py start --dir')
     args = parser.parse_args()

@@ -74,6 +74,9 @@ def main():
     parser.add_argument('--requesters', type=int, default=1,
                         help='inventory requester hosts (all local) the images are spread over, round robin: they work in '
                              'parallel with the forks (docs/docsite/rst/large_rollouts.rst)')
+    parser.add_argument('--image-info', action='store_true',
+                        help='also run the per-image odj_image_info report in the pre-flight (off, as large_rollouts.rst '
+                             'advises: the odj_verify_secret batch already reports each image\'s state)')
     parser.add_argument('--keep', action='store_true', help='keep the work folder (and print it)')
     args = parser.parse_args()
 
@@ -104,12 +107,13 @@ def main():
             'odj_domain_username': '%s@%s' % (dc.admin_user, dc.dns_domain), 'odj_domain_password': dc.admin_password,
             'odj_vault_password': os.urandom(12).hex(), 'odj_validate_certs': False,
             'odj_summary_file': os.path.join(work, 'summary.json'),
+            'target_preflight_image_info': args.image_info,
             'odj_machines': [{'name': 'PB%03d' % (i + 1), 'image': path, 'requester': 'requester%d' % (i % args.requesters + 1)}
                              for i, path in enumerate(pb_images)]}))
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=coll, ANSIBLE_NOCOLOR='1', ANSIBLE_FORKS=str(args.forks),
                    PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
-        print('playbook: rollout.yml for %d machines (%d requester host(s), forks %d) ...'
-              % (args.count, args.requesters, args.forks), flush=True)
+        print('playbook: rollout.yml for %d machines (%d requester host(s), forks %d, per-image odj_image_info %s) ...'
+              % (args.count, args.requesters, args.forks, 'on' if args.image_info else 'off'), flush=True)
         start = time.perf_counter()
         with open(os.path.join(work, 'playbook.log'), 'wb') as log:
             proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', os.path.join(work, 'inventory.json'),

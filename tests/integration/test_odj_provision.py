@@ -50,6 +50,10 @@ def provision(dc, client, names, **kwargs):
     return {m.name or m.requested: m for m in machines}, prov
 
 
+def machines_of(dc, client, names, **kwargs):
+    return provision(dc, client, names, **kwargs)[0]
+
+
 def admin_ldap(dc):
     server = ldap3.Server(dc.ip, port=636, use_ssl=True, get_info=ldap3.NONE)
     return ldap3.Connection(server, user=dc.admin_dn, password=dc.admin_password, auto_bind=True,
@@ -138,13 +142,15 @@ def test_account_attributes_match_samba_net(samba_dc, client, dest, net_offlinej
     assert text(ours['dnshostname']) == ['attr01.%s' % samba_dc.dns_domain]
     assert text(ref['dnshostname']) == ['attrref1.%s' % samba_dc.dns_domain]
     assert text(ours['samaccountname']) == ['ATTR01$']
-    spns = lambda values, name: sorted(v.replace(name, 'X') for v in text(values))  # noqa: E731
+
+    def spns(values, name):
+        return sorted(v.replace(name, 'X') for v in text(values))
     assert spns(ours['serviceprincipalname'], 'ATTR01') == spns(ref['serviceprincipalname'], 'ATTRREF1')
     assert len(ours['serviceprincipalname']) == 4
 
 
 def test_password_authenticates_and_second_run_keeps_it(samba_dc, client, dest, tmp_path):
-    machines, _ = provision(samba_dc, client, ['AUTH01'], dest=dest)
+    machines = machines_of(samba_dc, client, ['AUTH01'], dest=dest)
     path = machines['AUTH01'].path
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     password = password_of(path)
@@ -153,7 +159,7 @@ def test_password_authenticates_and_second_run_keeps_it(samba_dc, client, dest, 
     before = ldap_account(samba_dc, 'AUTH01')
     with open(path, 'rb') as handle:
         content = handle.read()
-    again, _ = provision(samba_dc, client, ['AUTH01'], dest=dest)
+    again = machines_of(samba_dc, client, ['AUTH01'], dest=dest)
     m = again['AUTH01']
     assert (m.status, m.changed, m.verified) == ('unchanged', False, True)
     after = ldap_account(samba_dc, 'AUTH01')
@@ -169,7 +175,7 @@ def test_ou_placement_and_missing_ou(samba_dc, client, dest):
     conn = admin_ldap(samba_dc)
     assert conn.add(ou, ['organizationalUnit'])
     conn.unbind()
-    machines, _ = provision(samba_dc, client, ['OU01'], dest=dest, machine_account_ou=ou)
+    machines = machines_of(samba_dc, client, ['OU01'], dest=dest, machine_account_ou=ou)
     assert machines['OU01'].account.dn == 'CN=OU01,%s' % ou
     assert ldap_account(samba_dc, 'OU01')['dn'] == 'CN=OU01,%s' % ou
     with pytest.raises(ProvisionError) as err:
@@ -183,14 +189,14 @@ def test_conflict_then_reuse(samba_dc, client, dest, net_offlinejoin, tmp_path):
     ref_pkg = net_offlinejoin(samba_dc, 'REUSE01')
     ref_password = password_of(ref_pkg)
     before = ldap_account(samba_dc, 'REUSE01')
-    machines, _ = provision(samba_dc, client, ['REUSE01'], dest=dest)
+    machines = machines_of(samba_dc, client, ['REUSE01'], dest=dest)
     m = machines['REUSE01']
     assert m.status == 'conflict' and not m.changed
     assert 'reuse_account' in m.msg and 'REUSE01$' in m.msg
     assert ldap_account(samba_dc, 'REUSE01')['pwdlastset'] == before['pwdlastset']
     assert not os.listdir(dest) or os.listdir(dest) == ['.odj_provision.lock']
     assert kinit_ok(samba_dc, 'REUSE01', ref_password, tmp_path)
-    machines, _ = provision(samba_dc, client, ['REUSE01'], dest=dest, reuse_account=True)
+    machines = machines_of(samba_dc, client, ['REUSE01'], dest=dest, reuse_account=True)
     m = machines['REUSE01']
     assert m.status == 'reused' and m.changed
     assert m.account.sid == decode(ref_pkg).part(PART_JOINPROV3).sid
@@ -226,7 +232,7 @@ def test_certificate_validation_is_on_by_default(samba_dc):
 
 def test_batch_with_bad_names(samba_dc, client, dest):
     names = ['BATCH01', 'bad_name', 'THISNAMEISWAYTOOLONG', 'BATCH02', '12345', 'batch01', '-lead']
-    machines, _ = provision(samba_dc, client, names, dest=dest)
+    machines = machines_of(samba_dc, client, names, dest=dest)
     assert machines['BATCH01'].status == 'created' and machines['BATCH02'].status == 'created'
     assert machines['bad_name'].status == 'invalid' and "'_'" in machines['bad_name'].msg
     assert 'at most 15' in machines['THISNAMEISWAYTOOLONG'].msg
@@ -255,12 +261,12 @@ def test_check_mode_changes_nothing(samba_dc, client, dest, net_offlinejoin):
     provision(samba_dc, client, ['CHK01'], dest=dest)
     net_offlinejoin(samba_dc, 'CHK02')
     ldap_before, files_before = _snapshot(samba_dc), _listing(dest)
-    machines, _ = provision(samba_dc, client, ['CHK01', 'CHK02', 'CHK03', 'bad_name'], dest=dest, check_mode=True)
+    machines = machines_of(samba_dc, client, ['CHK01', 'CHK02', 'CHK03', 'bad_name'], dest=dest, check_mode=True)
     assert machines['CHK01'].status == 'unchanged' and not machines['CHK01'].changed
     assert machines['CHK02'].status == 'conflict'
     assert machines['CHK03'].status == 'would_create' and machines['CHK03'].changed
     assert machines['bad_name'].status == 'invalid'
-    machines, _ = provision(samba_dc, client, ['CHK02'], dest=dest, check_mode=True, reuse_account=True)
+    machines = machines_of(samba_dc, client, ['CHK02'], dest=dest, check_mode=True, reuse_account=True)
     assert machines['CHK02'].status == 'would_reuse'
     assert _snapshot(samba_dc) == ldap_before
     assert _listing(dest) == files_before
@@ -269,10 +275,10 @@ def test_check_mode_changes_nothing(samba_dc, client, dest, net_offlinejoin):
 
 
 def test_stale_package_is_renewed(samba_dc, client, dest, tmp_path):
-    machines, _ = provision(samba_dc, client, ['STALE01'], dest=dest)
+    machines = machines_of(samba_dc, client, ['STALE01'], dest=dest)
     old = password_of(machines['STALE01'].path)
     client.set_password(machines['STALE01'].account.dn, 'Other-Passw0rd-1234')
-    again, _ = provision(samba_dc, client, ['STALE01'], dest=dest)
+    again = machines_of(samba_dc, client, ['STALE01'], dest=dest)
     m = again['STALE01']
     assert (m.status, m.changed, m.verified) == ('reused', True, False)
     new = password_of(m.path)
@@ -283,7 +289,7 @@ def test_stale_package_is_renewed(samba_dc, client, dest, tmp_path):
 def test_half_made_account_is_finished_by_next_run(samba_dc, client, dest, tmp_path):
     blocker = os.path.join(dest, 'HALF01.djoin')
     os.mkdir(blocker)  # the file cannot be written: a directory is in the way
-    machines, _ = provision(samba_dc, client, ['HALF01', 'HALF02'], dest=dest)
+    machines = machines_of(samba_dc, client, ['HALF01', 'HALF02'], dest=dest)
     assert machines['HALF01'].status == 'failed'
     assert 'next run' in machines['HALF01'].msg
     assert machines['HALF02'].status == 'created'
@@ -291,7 +297,7 @@ def test_half_made_account_is_finished_by_next_run(samba_dc, client, dest, tmp_p
     with open(os.path.join(dest, '.odj_provision.pending')) as handle:
         assert list(json.load(handle)) == ['HALF01']
     os.rmdir(blocker)
-    again, _ = provision(samba_dc, client, ['HALF01', 'HALF02'], dest=dest)
+    again = machines_of(samba_dc, client, ['HALF01', 'HALF02'], dest=dest)
     assert again['HALF01'].status == 'reused' and again['HALF01'].changed
     assert again['HALF02'].status == 'unchanged'
     assert not os.path.exists(os.path.join(dest, '.odj_provision.pending'))
@@ -300,8 +306,8 @@ def test_half_made_account_is_finished_by_next_run(samba_dc, client, dest, tmp_p
 
 def test_vault_round_trip(samba_dc, client, dest, tmp_path):
     secret = 'vault-' + uuid.uuid4().hex
-    machines, _ = provision(samba_dc, client, ['VAULT01'], dest=dest, vault_password=secret, vault_id='odj',
-                            package_format='base64')
+    machines = machines_of(samba_dc, client, ['VAULT01'], dest=dest, vault_password=secret, vault_id='odj',
+                           package_format='base64')
     path = machines['VAULT01'].path
     assert path.endswith('VAULT01.b64.vault')
     with open(path, 'rb') as handle:
@@ -319,17 +325,17 @@ def test_vault_round_trip(samba_dc, client, dest, tmp_path):
     assert pd.win7.machine_name == 'VAULT01'
     assert kinit_ok(samba_dc, 'VAULT01', pd.win7.machine_password, tmp_path)
     # a second run reads the vault file back: unchanged
-    again, _ = provision(samba_dc, client, ['VAULT01'], dest=dest, vault_password=secret, package_format='base64')
+    again = machines_of(samba_dc, client, ['VAULT01'], dest=dest, vault_password=secret, package_format='base64')
     assert again['VAULT01'].status == 'unchanged' and not again['VAULT01'].changed
     # without the vault password the package is unusable, and the account is not silently taken over
-    other, _ = provision(samba_dc, client, ['VAULT01'], dest=dest, package_format='base64')
+    other = machines_of(samba_dc, client, ['VAULT01'], dest=dest, package_format='base64')
     assert other['VAULT01'].status == 'conflict'
     assert 'vault' in other['VAULT01'].msg
     assert secret not in other['VAULT01'].msg
 
 
 def test_return_package_without_dest(samba_dc, client, tmp_path):
-    machines, _ = provision(samba_dc, client, ['RET01'], return_package=True)
+    machines = machines_of(samba_dc, client, ['RET01'], return_package=True)
     m = machines['RET01']
     assert m.status == 'created' and m.path is None
     pd = decode(m.result(with_package=True)['package'])
@@ -339,7 +345,7 @@ def test_return_package_without_dest(samba_dc, client, tmp_path):
 
 
 def test_use_default_password(samba_dc, client, dest, tmp_path):
-    machines, _ = provision(samba_dc, client, ['DEFPWD01'], dest=dest, use_default_password=True)
+    machines = machines_of(samba_dc, client, ['DEFPWD01'], dest=dest, use_default_password=True)
     pd = decode(open(machines['DEFPWD01'].path, 'rb').read())
     assert pd.win7.options & 0x4
     assert pd.win7.machine_password == 'defpwd01'
@@ -355,7 +361,7 @@ def test_kerberos_ccache_bind(samba_dc, dest, tmp_path, monkeypatch):
     client = ADClient(samba_dc.ip, auth='kerberos', ccache=ccache, validate_certs=False,
                       server_name=samba_dc.dc_hostname, run_command=run_command).connect()
     try:
-        machines, _ = provision(samba_dc, client, ['KRB01'], dest=dest)
+        machines = machines_of(samba_dc, client, ['KRB01'], dest=dest)
     finally:
         client.close()
     assert machines['KRB01'].status == 'created'
@@ -387,7 +393,7 @@ def test_kerberos_keytab_bind(samba_dc, dest, tmp_path, monkeypatch):
     client = ADClient(samba_dc.ip, auth='kerberos', keytab=keytab, principal=samba_dc.admin_principal,
                       validate_certs=False, server_name=samba_dc.dc_hostname, run_command=run_command).connect()
     try:
-        machines, _ = provision(samba_dc, client, ['KRB02'], dest=dest)
+        machines = machines_of(samba_dc, client, ['KRB02'], dest=dest)
     finally:
         client.close()
     assert 'KRB5CCNAME' not in os.environ
@@ -416,7 +422,7 @@ def test_no_right_to_create_computers(samba_dc, dest):
     conn.unbind()
     client = client_for(samba_dc, username='%s@%s' % (user, samba_dc.realm), password=password)
     try:
-        machines, _ = provision(samba_dc, client, ['NORIGHT1', 'NORIGHT2'], dest=dest, machine_account_ou=ou)
+        machines = machines_of(samba_dc, client, ['NORIGHT1', 'NORIGHT2'], dest=dest, machine_account_ou=ou)
     finally:
         client.close()
     for name in ('NORIGHT1', 'NORIGHT2'):

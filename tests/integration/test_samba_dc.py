@@ -15,6 +15,7 @@ import pytest
 
 import samba_dc as dcmod
 
+
 def _sid_text(raw):
     count = raw[1]
     authority = int.from_bytes(raw[2:8], 'big')

@@ -32,7 +32,7 @@ def test_invalid_names_say_why(name, fragment):
 def test_generated_passwords():
     seen = set()
     allowed = set(string.printable) - set(string.whitespace) - set('"\'`\\%&<>()')
-    for _ in range(200):
+    for _index in range(200):
         password = generate_password()
         assert len(password) == PASSWORD_LENGTH
         assert len(password.encode('utf-8')) <= 64

@@ -375,9 +375,8 @@ class SambaDC:
 
     # -- provisioning --------------------------------------------------
     def _dirs(self):
-        return {name: os.path.join(self.directory, name) for name in ('run', 'log', 'client', 'client/lock',
-                                                                       'client/state', 'client/cache',
-                                                                       'client/private', 'client/run')}
+        names = ('run', 'log', 'client', 'client/lock', 'client/state', 'client/cache', 'client/private', 'client/run')
+        return {name: os.path.join(self.directory, name) for name in names}
 
     def provision(self):
         for path in self._dirs().values():
@@ -688,7 +687,7 @@ def net_offlinejoin_provision(dc, machine_name, machine_account_ou=None, reuse=F
 
 
 def _main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     sub = parser.add_subparsers(dest='action', required=True)
     start = sub.add_parser('start', help='provision (first time) and start; print JSON')
     start.add_argument('--dir', required=True)
