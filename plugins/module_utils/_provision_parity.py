@@ -220,7 +220,7 @@ def log_machines(log, machines, asked, operation='provision'):
     for item in machines:
         error = item.get('error') or {}
         status = error.get('code') or 0
-        line_asked = dict(asked)
+        line_asked = dict((key, value) for key, value in asked.items() if key != 'machines')
         line_asked['machine'] = item.get('name')
         done = '%s: %s' % (item.get('status'), item.get('msg') or '')
         if item.get('path'):

@@ -574,6 +574,10 @@ def main():
     summary = summarize(machines, with_package=params['return_package'])
     result.update(machines=summary['machines'], changed=summary['changed'],
                   failed_machines=summary['failed_machines'], counts=summary['counts'])
+    if log is not None:
+        for item in summary['machines']:
+            if item.get('package'):
+                log.register_secret(item['package'])  # returned packages never reach the log either
     for warning in log_machines(log, summary['machines'], asked):
         module.warn(warning)
     if module._diff:

@@ -14,7 +14,10 @@ import datetime
 import os
 import re
 import secrets
+import signal
+import socket
 import subprocess
+import time
 
 import ldap3
 from cryptography import x509
@@ -151,3 +154,115 @@ def domain_extras_for(dc, tmp_path_factory):
                '--sddl=(OA;CI;CC;bf967a86-0de6-11d0-a285-00aa003049e2;;%s)' % extras.user_sid)
     _DONE[dc.directory] = extras
     return extras
+
+
+class ReadOnlyDC(object):
+    """A Samba RODC joined to dc (``samba-tool domain join ... RODC``), on its own 127.0.0.N, in directory.
+
+    Uses samba_dc's address registry so no other throwaway DC takes the address; ``stop`` ends the
+    process group this started and releases the address.
+    """
+
+    def __init__(self, dc, directory, hostname='rodc1'):
+        self.dc = dc
+        self.directory = str(directory)
+        self.hostname = hostname
+        self.dc_hostname = '%s.%s' % (hostname, dc.dns_domain)
+        self.ip = None
+        self.process = None
+
+    def _choose_ip(self):
+        with dcmod._registry_lock():  # pylint: disable=protected-access
+            for n in range(250, 20, -1):
+                candidate = '127.0.0.%d' % n
+                if not dcmod._reserved(candidate) and dcmod.address_free(candidate):  # pylint: disable=protected-access
+                    dcmod._reserve(candidate, self.directory, [os.getpid()])  # pylint: disable=protected-access
+                    self.ip = candidate
+                    return
+        raise RuntimeError('no free 127.0.0.N address for the RODC')
+
+    def start(self, timeout=120):
+        self._choose_ip()
+        d = self.directory
+        names = ('run', 'lock', 'state', 'cache', 'private', 'log', 'ncalrpc', 'bind-dns', 'winbindd')
+        for name in names:
+            os.makedirs(os.path.join(d, name), exist_ok=True)
+        with open(self.dc.hosts_file, 'a') as handle:
+            handle.write('%s %s %s\n' % (self.ip, self.dc_hostname, self.hostname))
+        options = {
+            'netbios name': self.hostname.upper(), 'interfaces': '%s/8' % self.ip, 'bind interfaces only': 'yes',
+            'pid directory': os.path.join(d, 'run'), 'lock directory': os.path.join(d, 'lock'),
+            'state directory': os.path.join(d, 'state'), 'cache directory': os.path.join(d, 'cache'),
+            'private dir': os.path.join(d, 'private'), 'binddns dir': os.path.join(d, 'bind-dns'),
+            'ncalrpc dir': os.path.join(d, 'ncalrpc'), 'winbindd socket directory': os.path.join(d, 'winbindd'),
+            'log file': os.path.join(d, 'log', 'log.%m'), 'ldb:nosync': 'true', 'dns forwarder': '127.0.0.1',
+            'ldap server require strong auth': 'allow_sasl_over_tls',
+        }
+        command = [dcmod._which('samba-tool'), 'domain', 'join', self.dc.dns_domain, 'RODC',  # pylint: disable=protected-access
+                   '-U', self.dc.admin_user, '--server=%s' % self.dc.dc_hostname, '--targetdir=%s' % d,
+                   '--dns-backend=SAMBA_INTERNAL'] + ['--option=%s=%s' % item for item in options.items()]
+        result = self.dc.run_client(command, extra_env={'PASSWD': self.dc.admin_password}, timeout=300)
+        output = (result.stdout + result.stderr).decode('utf-8', 'replace').replace(self.dc.admin_password, '***')
+        if result.returncode != 0:
+            raise RuntimeError('RODC join failed: %s' % output[-2000:])
+        env = dict((k, v) for k, v in os.environ.items() if k not in ('LD_PRELOAD', 'NSS_WRAPPER_HOSTS', 'KRB5_CONFIG'))
+        samba = [dcmod._which('samba'), '--foreground', '--no-process-group',  # pylint: disable=protected-access
+                 '--configfile=%s' % os.path.join(d, 'etc', 'smb.conf')]
+        with open(os.path.join(d, 'log', 'samba.out'), 'ab') as out:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                dcmod._private_winbindd_pipe(samba, os.path.join(d, 'winbindd')),  # pylint: disable=protected-access
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        with dcmod._registry_lock():  # pylint: disable=protected-access
+            dcmod._reserve(self.ip, self.directory, [self.process.pid])  # pylint: disable=protected-access
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError('the RODC samba exited (%s)' % self.process.returncode)
+            if self._bind_works():
+                return self
+            time.sleep(2)
+        raise RuntimeError('the RODC did not accept an LDAPS bind within %ds' % timeout)
+
+    def _bind_works(self):
+        """An RODC forwards the admin's simple bind to the writable DC; it takes a while after start."""
+        try:
+            with socket.create_connection((self.ip, 636), timeout=2):
+                pass
+        except OSError:
+            return False
+        server = ldap3.Server(self.ip, port=636, use_ssl=True, get_info=ldap3.NONE, connect_timeout=5)
+        conn = ldap3.Connection(server, user=self.dc.admin_dn, password=self.dc.admin_password, check_names=False,
+                                receive_timeout=10)
+        try:
+            return bool(conn.bind())
+        except ldap3.core.exceptions.LDAPException:
+            return False
+        finally:
+            conn.unbind()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
+        self.process = None
+        # smbd and winbindd run in their own sessions: end those of this RODC's configuration too
+        config = os.path.join(self.directory, 'etc', 'smb.conf')
+        for pid in dcmod._processes_using(config):  # pylint: disable=protected-access
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 20
+        while dcmod._processes_using(config) and time.monotonic() < deadline:  # pylint: disable=protected-access
+            time.sleep(0.5)
+        for pid in dcmod._processes_using(config):  # pylint: disable=protected-access
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if self.ip:
+            dcmod._release(self.ip, self.directory)  # pylint: disable=protected-access

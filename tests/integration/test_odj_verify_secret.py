@@ -92,6 +92,10 @@ def test_registry_folder_and_unattend_wim_authenticate(fleet, collections_root, 
     assert res['r0']['domain_controller'] == dc.ip  # the DC address the package names
     assert res['r1']['authenticated'] is True and res['r1']['source'] == 'unattend'
     assert res['r1']['machine_name'] == 'PFUNA02' and res['r1']['image']['image_index'] == 2
+    # the image state, as odj_image_info reports it, without the secret
+    assert res['r0']['state']['location'].endswith('\\Control\\Lsa\\OfflineJoin')
+    assert res['r0']['state']['machine_name'] == 'PFREG01' and res['r0']['state']['clear_text_secret_present'] is True
+    assert res['r1']['state']['pass'] == 'offlineServicing' and res['r1']['state']['location'] == 'Windows/Panther/unattend.xml'
     for raw in fleet['raws'].values():
         secret = decode(raw).win7.machine_password
         assert secret not in out

@@ -27,7 +27,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provisi
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
 from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import PartSources, error_for
 
-from parity_support import GPO_NAME, admin_ldap, domain_extras_for, policy_entries, run_command
+from parity_support import GPO_NAME, ReadOnlyDC, admin_ldap, domain_extras_for, policy_entries, run_command
 from playbook import run_playbook
 
 
@@ -141,6 +141,27 @@ def test_a_dc_of_another_domain_is_invalid_domain_role(samba_dc, domain_extras, 
     assert (name, code) == ('ERROR_INVALID_DOMAIN_ROLE', 1354)
     assert 'other.example.test' in str(info.value)
     assert not account_exists(samba_dc, 'PARWRG01')
+
+
+def test_a_read_only_dc_is_invalid_domain_role(samba_dc, domain_extras, tmp_path_factory):
+    rodc = ReadOnlyDC(samba_dc, tmp_path_factory.mktemp('rodc'))
+    try:
+        rodc.start()
+        client = ADClient(rodc.ip, username='%s@%s' % (samba_dc.admin_user, samba_dc.realm),
+                          password=samba_dc.admin_password, validate_certs=False,
+                          server_name=rodc.dc_hostname).connect()
+        try:
+            assert not client.domain_info(samba_dc.dns_domain).dc_flags & 0x100  # DS_WRITABLE_FLAG
+            with pytest.raises(ProvisionError) as info:
+                Provisioner(client, samba_dc.dns_domain, dest=str(tmp_path_factory.mktemp('rodc-pkgs'))).run(
+                    ['PARROD01'])
+        finally:
+            client.close()
+    finally:
+        rodc.stop()
+    assert error_for(info.value.kind, str(info.value)) == ('ERROR_INVALID_DOMAIN_ROLE', 1354)
+    assert 'read-only' in str(info.value)
+    assert not account_exists(samba_dc, 'PARROD01')
 
 
 def test_gpo_name_matching_nothing_fails_the_run_naming_it(samba_dc, domain_extras, client, tmp_path):
