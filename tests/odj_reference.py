@@ -29,7 +29,9 @@ lpSiteName lpPrimaryDNSDomain dwReserved lpReserved cElementLists pSource ulRoot
 ulValueType cbValueData pValueData cPfxStores pTemplateName ulPrivateKeyExportPolicy pPolicyServerUrl
 ulPolicyServerUrlFlags pPolicyServerId cbPfx pPfx cSstStores StoreLocation pStoreName cbSst pSst'''.split())
 
-_LINE = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*|\[\d+\])\s*: (.*)$')
+_LINE = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*|\[\d+\])\s*: ?(.*)$')
+_HEXDUMP = re.compile(r'^\[([0-9a-fA-F]{4})\] ((?:[0-9A-F]{2} {1,3}){1,16})')
+BYTE_ARRAYS = ('pPfx', 'pSst', 'pValueData', 'pBlob')
 _NUM = re.compile(r'^(?:0x[0-9a-fA-F]+ |[A-Z0-9_]+ )?\((\d+)\)$')
 
 
@@ -60,6 +62,10 @@ def ndrdump_fields(raw):
     fields = []
     array = None
     for line in out.splitlines():
+        dump = _HEXDUMP.match(line)
+        if dump and array is not None:
+            array[1].extend(int(token, 16) for token in dump.group(2).split())
+            continue
         match = _LINE.match(line)
         if not match:
             continue
@@ -73,7 +79,7 @@ def ndrdump_fields(raw):
             array = None
         text = text.strip()
         if text.startswith('ARRAY('):
-            if name in ('pPfx', 'pSst'):
+            if name in BYTE_ARRAYS:
                 array = (name, [])
             continue
         if name not in KEEP or text == '*' or text.startswith(('struct ', 'union ')):
@@ -88,7 +94,7 @@ def _blob(name_cb, data, out, hexdump=True):
     out.append((name_cb, 0 if data is None else len(data)))
     if data is None:
         out.append(('pBlob', None))
-    elif hexdump and data:
+    elif hexdump:
         out.append(('pBlob', data.hex()))
 
 
@@ -137,7 +143,7 @@ def _part(part, out):
             for element in element_list.elements or []:
                 out += [('pKeyPath', element.key_path), ('pValueName', element.value_name),
                         ('ulValueType', element.value_type), ('cbValueData', len(element.data or b'')),
-                        ('pValueData', element.data.hex() if element.data else None)]
+                        ('pValueData', element.data.hex() if element.data is not None else None)]
         _blob('cbBlob', payload.extension, out)
     elif isinstance(payload, P.CertPart):
         out.append(('cPfxStores', len(payload.pfx_stores or [])))

@@ -387,6 +387,105 @@ def install(image_path, raw, pd, **options):
     return result
 
 
+def load_package(data=None, path=None):
+    """(raw, pd) from data (text) or a package file at path; InstallError naming the source when it is no package."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+    if data is not None:
+        source = data.strip()
+        where = 'data'
+    else:
+        where = path
+        try:
+            with open(path, 'rb') as handle:
+                source = handle.read()
+        except (IOError, OSError) as exc:
+            raise InstallError('package %s cannot be read: %s' % (path, exc.strerror or exc))
+        if source.startswith(b'$ANSIBLE_VAULT'):
+            raise InstallError('package %s is Ansible Vault encrypted; decrypt it on the controller and pass it as data '
+                               '(for example data: "{{ lookup(\'ansible.builtin.unvault\', ...) }}" on a base64 file)' % path)
+    try:
+        raw = to_raw(source)
+        pd = decode(raw)
+        pd.win7  # pylint: disable=pointless-statement
+    except ValueError as exc:
+        raise InstallError('package %s is not a valid offline domain join package: %s' % (where, exc))
+    return raw, pd
+
+
+def package_secret(pd):
+    """The machine password to hide from output, or None (a defpwd package's password is the machine name)."""
+    password = pd.win7.machine_password
+    if password and password.lower() != (pd.win7.machine_name or '').lower():
+        return password
+    return None
+
+
+ITEM_OPTIONS = ('image_index', 'method', 'unattend_pass', 'architecture', 'backup', 'force', 'allow_dirty',
+                'skip_unsupported_parts')
+
+
+def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, hide=None):
+    """Install each item (dict: package or data, image, and the options of install) in turn.
+
+    Every image is opened, locked, written atomically and verified on its own, as install() does; one failing
+    item does not stop the others. hide(secret) is called with each package's password before anything runs for
+    that item, so the caller can keep it out of every output. Returns (results, diffs, warnings), results in the
+    order of items: image, image_index, machine, domain, method, changed, failed, error and what install() reports
+    about where it wrote (control_set, hive, unattend, architecture, backup_file, skipped_parts).
+    """
+    results, diffs, warnings = [], [], []
+    for number, item in enumerate(items, start=1):
+        entry = {'image': item.get('image'), 'image_index': item.get('image_index'), 'machine': None, 'domain': None,
+                 'method': item.get('method') or DEFAULTS['method'], 'changed': False, 'failed': False, 'error': None}
+        try:
+            raw, pd = load_package(data=item.get('data'), path=item.get('package'))
+            secret = package_secret(pd)
+            if secret and hide is not None:
+                hide(secret)
+            entry['machine'] = pd.win7.machine_name
+            entry['domain'] = pd.win7.dns_domain_info.dns_domain_name
+            options = dict((k, item[k]) for k in ITEM_OPTIONS if item.get(k) is not None)
+            result = install(item.get('image'), raw, pd, check_mode=check_mode, lock_timeout=lock_timeout,
+                             run_command=run_command, **options)
+        except InstallError as exc:
+            entry.update(failed=True, error=str(exc))
+        except Exception as exc:  # one image's unexpected trouble must not stop the others
+            entry.update(failed=True, error='%s: %s: %s' % (item.get('image'), type(exc).__name__, exc))
+        else:
+            entry['changed'] = result['changed']
+            for key in ('control_set', 'hive', 'unattend', 'architecture', 'backup_file', 'skipped_parts', 'dirty',
+                        'replayed_logs'):
+                if key in result:
+                    entry[key] = result[key]
+            entry['image_name'] = (result.get('image') or {}).get('image_name')
+            warnings.extend('installs[%d] (%s): %s' % (number, item.get('image'), w) for w in result.get('warnings', []))
+            diff = result.get('diff')
+            if diff is not None:
+                diff = dict(diff)
+                diff['before_header'] = 'installs[%d] %s' % (number, diff.get('before_header', ''))
+                diff['after_header'] = 'installs[%d] %s' % (number, diff.get('after_header', ''))
+                diffs.append(diff)
+        results.append(entry)
+    return results, diffs, warnings
+
+
+def image_info_batch(items, run_command=None):
+    """image_info() for each item (dict: image, image_index); one unreadable image does not stop the others."""
+    results = []
+    for item in items:
+        entry = {'image_path': item.get('image'), 'image_index': item.get('image_index'), 'failed': False,
+                 'error': None}
+        try:
+            entry.update(image_info(item.get('image'), item.get('image_index'), run_command=run_command))
+        except InstallError as exc:
+            entry.update(failed=True, error=str(exc))
+        except Exception as exc:  # an audit of many images reports each one's trouble
+            entry.update(failed=True, error='%s: %s: %s' % (item.get('image'), type(exc).__name__, exc))
+        results.append(entry)
+    return results
+
+
 def image_info(image_path, image_index=None, run_command=None):
     """Pending join state of an image (registry and unattend), without any secret."""
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode

@@ -20,6 +20,8 @@ description:
     machine secret is present in the image (an audit for images that should not carry one). The secret itself is
     never returned.
   - Read only; the image is not changed. A C(.wim) is read with C(wimlib-imagex extract), without mounting.
+  - With O(images), many images are read in one module run and reported in RV(results); an image that cannot be
+    read is reported there with its error and does not stop the others (the task does not fail for it).
 author:
   - winimage.provisioning contributors (@winimage)
 requirements:
@@ -30,12 +32,27 @@ options:
   image:
     description:
       - A folder that holds C(Windows/), or a C(.wim) file.
+      - Exactly one of O(image) and O(images) is required.
     type: path
-    required: true
   image_index:
     description:
       - For a C(.wim), the image to read, by number (from 1) or by name. Required when it holds more than one image.
     type: str
+  images:
+    description:
+      - Many images to read in one run, each with O(images[].image) and optionally O(images[].image_index).
+    type: list
+    elements: dict
+    suboptions:
+      image:
+        description:
+          - A folder that holds C(Windows/), or a C(.wim) file.
+        type: path
+        required: true
+      image_index:
+        description:
+          - For a C(.wim), the image to read, by number (from 1) or by name.
+        type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -63,26 +80,38 @@ EXAMPLES = r'''
   ansible.builtin.assert:
     that: not odj.clear_text_secret_present
     fail_msg: "{{ odj.registry.pending.machine_name | default('an unattend AccountData') }} is pending in the image"
+
+- name: Report the pending join of many images in one task
+  winimage.provisioning.odj_image_info:
+    images:
+      - image: /srv/images/kiosk07
+      - image: /srv/images/install.wim
+        image_index: 2
+  register: odj_images
+
+- name: List the images that carry a clear-text machine secret
+  ansible.builtin.debug:
+    msg: "{{ odj_images.results | selectattr('clear_text_secret_present') | map(attribute='image_path') | list }}"
 '''
 
 RETURN = r'''
 image:
   description: The image read.
-  returned: always
+  returned: without O(images)
   type: dict
   sample: {type: folder, path: /srv/images/kiosk07}
 clear_text_secret_present:
   description: Whether the image holds a machine password in clear text (in the SYSTEM hive or in an unattend AccountData).
-  returned: always
+  returned: without O(images)
   type: bool
 architecture:
   description: The processor architecture of the image, when known.
-  returned: always
+  returned: without O(images)
   type: str
   sample: amd64
 registry:
   description: The SYSTEM hive's state; null when the image has no SYSTEM hive.
-  returned: always
+  returned: without O(images)
   type: dict
   contains:
     hive:
@@ -105,8 +134,17 @@ registry:
 unattend:
   description: The unattend file's AccountData entries (pass, architecture, machine_name, domain, dc, parts,
     clear_text_secret_present); null when there is no unattend file.
-  returned: always
+  returned: without O(images)
   type: dict
+results:
+  description:
+    - With O(images), one entry per image, in the order of O(images). Each entry holds the keys a single run returns
+      (RV(image), RV(clear_text_secret_present), RV(architecture), RV(registry), RV(unattend), when the image could be
+      read) and C(image_path), C(image_index), C(failed), C(error), C(warnings).
+  returned: with O(images)
+  type: list
+  elements: dict
+  sample: [{image_path: /srv/images/kiosk07, image_index: null, failed: false, error: null, clear_text_secret_present: true}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -114,7 +152,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 try:
     from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, image_info
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, image_info, image_info_batch
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc
@@ -123,14 +161,26 @@ except ImportError as exc:
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            image=dict(type='path', required=True),
+            image=dict(type='path'),
             image_index=dict(type='str'),
+            images=dict(type='list', elements='dict', options=dict(
+                image=dict(type='path', required=True),
+                image_index=dict(type='str'),
+            )),
         ),
+        mutually_exclusive=[('image', 'images'), ('image_index', 'images')],
+        required_one_of=[('image', 'images')],
         supports_check_mode=True,
     )
     if IMPORT_ERROR is not None:
         module.fail_json(msg='winimage.provisioning.odj_image_info needs the regipy Python package and libhivex0: %s'
                              % to_native(IMPORT_ERROR))
+    if module.params['images'] is not None:
+        results = image_info_batch(module.params['images'], run_command=module_runner(module))
+        for entry in results:
+            for warning in entry.get('warnings') or []:
+                module.warn('%s: %s' % (entry['image_path'], warning))
+        module.exit_json(changed=False, results=results)
     try:
         info = image_info(module.params['image'], module.params['image_index'], run_command=module_runner(module))
     except InstallError as exc:

@@ -23,6 +23,10 @@ description:
   - Every write is atomic (temporary file beside the original, fsync, rename) and holds a lock file beside the
     image (C(<image>.winimage.lock)); a second install into the same image waits up to O(lock_timeout) seconds.
     On any error the image is left exactly as it was.
+  - With O(installs), a whole batch (for example every machine of a rollout whose image sits on this host) is
+    installed in one module run, each image on its own - own lock, atomic write and read-back check - so one
+    failing image does not stop the others; the task fails at the end listing the images that failed
+    (RV(failed_images)) and reports every item in RV(results).
   - A C(.wim) is changed through C(wimlib-imagex update) on a copy of it, verified by extracting the files again,
     then renamed over the original; other images in the C(.wim) are not touched.
 author:
@@ -38,7 +42,7 @@ options:
         C(djoin /savefile) form). Detected automatically.
       - An Ansible Vault encrypted file cannot be read on the target; pass its content through O(data) instead,
         for example with the P(ansible.builtin.unvault#lookup) lookup on a base64 file.
-      - Exactly one of O(package) and O(data) is required.
+      - Exactly one of O(package), O(data) and O(installs) is required.
     type: path
   data:
     description:
@@ -48,8 +52,8 @@ options:
   image:
     description:
       - A folder that holds C(Windows/), or a C(.wim) file.
+      - Required with O(package) or O(data).
     type: path
-    required: true
   image_index:
     description:
       - For a C(.wim), the image to change, by number (from 1) or by name. Required when the C(.wim) holds more
@@ -67,7 +71,7 @@ options:
     default: registry
   unattend_pass:
     description:
-      - The unattend pass for O(method=unattend).
+      - The unattend pass for O(method=unattend). Not a secret (the name of a pass).
     type: str
     choices: [offlineServicing, specialize]
     default: offlineServicing
@@ -103,9 +107,73 @@ options:
     default: false
   lock_timeout:
     description:
-      - Seconds to wait for another install into the same image to finish.
+      - Seconds to wait for another install into the same image to finish (for each image of O(installs)).
     type: int
     default: 60
+  installs:
+    description:
+      - Many installs in one module run, one entry per image, processed in turn.
+      - Each entry takes the options of a single install (exactly one of O(installs[].package) and O(installs[].data),
+        and O(installs[].image)), validated the same way. Cannot be combined with those options at the top level.
+      - Each package's machine password is kept out of the results, diffs, warnings and errors.
+      - Several entries may name the same C(.wim) (different O(installs[].image_index)); each is written in turn.
+    type: list
+    elements: dict
+    suboptions:
+      package:
+        description:
+          - Path on the target of the package, in any of its three forms. See O(package).
+        type: path
+      data:
+        description:
+          - The package as one-line base64 text. Never logged. See O(data).
+        type: str
+      image:
+        description:
+          - A folder that holds C(Windows/), or a C(.wim) file.
+        type: path
+        required: true
+      image_index:
+        description:
+          - For a C(.wim), the image to change, by number (from 1) or by name.
+        type: str
+      method:
+        description:
+          - V(registry) or V(unattend), as O(method).
+        type: str
+        choices: [registry, unattend]
+        default: registry
+      unattend_pass:
+        description:
+          - The unattend pass for O(installs[].method=unattend).
+        type: str
+        choices: [offlineServicing, specialize]
+        default: offlineServicing
+      architecture:
+        description:
+          - The C(processorArchitecture) of the unattend component, as O(architecture).
+        type: str
+        choices: [amd64, x86, arm64]
+      backup:
+        description:
+          - Keep a copy of the file being replaced beside it, as O(backup).
+        type: bool
+        default: false
+      force:
+        description:
+          - Replace a pending join of another machine or domain already in this image, as O(force).
+        type: bool
+        default: false
+      allow_dirty:
+        description:
+          - Write into a dirty SYSTEM hive without transaction logs, as O(allow_dirty).
+        type: bool
+        default: false
+      skip_unsupported_parts:
+        description:
+          - Leave certificate, policy and unknown parts out with the registry method, as O(skip_unsupported_parts).
+        type: bool
+        default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -113,7 +181,9 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-    details: Keys and values before and after (registry), or the unattend text; the machine password is masked.
+    details:
+      - Keys and values before and after (registry), or the unattend text; the machine password is masked.
+      - With O(installs), one diff per image.
   platform:
     description: Target OS/families that can be operated against.
     support: full
@@ -145,27 +215,47 @@ EXAMPLES = r'''
     data: "{{ lookup('ansible.builtin.unvault', 'files/kiosk07.b64.vault') | trim }}"
     image: /srv/images/kiosk07
     force: true
+
+- name: Install every machine's package into its image in one task (a batch)
+  winimage.provisioning.odj_install:
+    installs:
+      - package: /srv/odj/KIOSK07.djoin
+        image: /srv/images/kiosk07
+      - package: /srv/odj/KIOSK08.djoin
+        image: /srv/images/kiosk08
+        force: true
+      - data: "{{ lookup('ansible.builtin.unvault', 'files/kiosk09.b64.vault') | trim }}"
+        image: /srv/images/install.wim
+        image_index: 2
+        method: unattend
+        unattend_pass: specialize
+  register: odj_batch
+  ignore_errors: true
+
+- name: Show the images that failed
+  ansible.builtin.debug:
+    msg: "{{ odj_batch.results | selectattr('failed') | map(attribute='error') | list }}"
 '''
 
 RETURN = r'''
 image:
   description: The image changed.
-  returned: always
+  returned: without O(installs)
   type: dict
   sample: {type: wim, path: /srv/images/install.wim, image_index: 2, image_name: Windows 11 Enterprise}
 method:
   description: The method used.
-  returned: always
+  returned: without O(installs)
   type: str
   sample: registry
 machine_name:
   description: The machine name of the package.
-  returned: always
+  returned: without O(installs)
   type: str
   sample: KIOSK-07
 domain:
   description: The DNS domain of the package.
-  returned: always
+  returned: without O(installs)
   type: str
   sample: corp.example.test
 control_set:
@@ -210,6 +300,74 @@ backup_file:
   description: The backup made with O(backup).
   returned: changed and backup is true
   type: str
+results:
+  description:
+    - With O(installs), one entry per item, in the order of O(installs).
+    - No entry holds a package or a machine password.
+  returned: with O(installs)
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image path of the item (O(installs[].image)).
+      type: str
+      sample: /srv/images/kiosk07
+    image_index:
+      description: The O(installs[].image_index) of the item, or null.
+      type: str
+    image_name:
+      description: The name of the C(.wim) image changed, or null for a folder.
+      type: str
+    machine:
+      description: The machine name of the item's package; null when the package could not be read.
+      type: str
+      sample: KIOSK-07
+    domain:
+      description: The DNS domain of the item's package.
+      type: str
+    method:
+      description: The method of the item.
+      type: str
+      sample: registry
+    changed:
+      description: Whether this image was changed (or would be, in check mode).
+      type: bool
+    failed:
+      description: Whether this item failed.
+      type: bool
+    error:
+      description: Why this item failed (the message a single install would fail with), else null.
+      type: str
+    control_set:
+      description: The control set written (registry method).
+      type: str
+    hive:
+      description: The SYSTEM hive written (registry method).
+      type: str
+    unattend:
+      description: The unattend file written (unattend method).
+      type: str
+    architecture:
+      description: The processor architecture of the unattend component (unattend method).
+      type: str
+    backup_file:
+      description: The backup made with O(installs[].backup).
+      type: str
+    skipped_parts:
+      description: Package parts the registry method left out.
+      type: list
+      elements: dict
+failed_images:
+  description: With O(installs), the images (with C(#index) for a C(.wim) image) whose install failed.
+  returned: with O(installs)
+  type: list
+  elements: str
+  sample: [/srv/images/install.wim#2]
+counts:
+  description: With O(installs), how many items there were, changed, unchanged and failed.
+  returned: with O(installs)
+  type: dict
+  sample: {total: 3, changed: 2, unchanged: 0, failed: 1}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -217,66 +375,87 @@ from ansible.module_utils.common.text.converters import to_native
 
 try:
     from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, install
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import (
+        InstallError,
+        install,
+        install_batch,
+        load_package,
+        package_secret,
+    )
     IMPORT_ERROR = None
 except ImportError as exc:  # regipy missing on the target, for instance
     IMPORT_ERROR = exc
 
+SINGLE = ('package', 'data', 'image', 'image_index', 'method', 'unattend_pass', 'architecture', 'backup', 'force',
+          'allow_dirty', 'skip_unsupported_parts')
 
-def read_package(module):
-    if module.params['data'] is not None:
-        source = module.params['data'].strip()
-        where = 'data'
-    else:
-        where = module.params['package']
-        try:
-            with open(where, 'rb') as handle:
-                source = handle.read()
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='package %s cannot be read: %s' % (where, to_native(exc.strerror or exc)))
-        if source.startswith(b'$ANSIBLE_VAULT'):
-            module.fail_json(msg='package %s is Ansible Vault encrypted; decrypt it on the controller and pass it as data '
-                                 '(for example data: "{{ lookup(\'ansible.builtin.unvault\', ...) }}" on a base64 file)' % where)
-    try:
-        raw = to_raw(source)
-        pd = decode(raw)
-        pd.win7  # pylint: disable=pointless-statement
-    except ValueError as exc:
-        module.fail_json(msg='package %s is not a valid offline domain join package: %s' % (where, to_native(exc)))
-    return raw, pd
+
+def install_options():
+    """The options of one install: the top level of a single install, and each item of installs."""
+    return dict(
+        package=dict(type='path'),
+        data=dict(type='str', no_log=True),
+        image=dict(type='path'),
+        image_index=dict(type='str'),
+        method=dict(type='str', default='registry', choices=['registry', 'unattend']),
+        unattend_pass=dict(type='str', default='offlineServicing', choices=['offlineServicing', 'specialize'], no_log=False),
+        architecture=dict(type='str', choices=['amd64', 'x86', 'arm64']),
+        backup=dict(type='bool', default=False),
+        force=dict(type='bool', default=False),
+        allow_dirty=dict(type='bool', default=False),
+        skip_unsupported_parts=dict(type='bool', default=False),
+    )
+
+
+def run_batch(module):
+    params = module.params
+    results, diffs, warnings = install_batch(
+        params['installs'], check_mode=module.check_mode, lock_timeout=float(params['lock_timeout']),
+        run_command=module_runner(module), hide=module.no_log_values.add)
+    for warning in warnings:
+        module.warn(warning)
+    failed = [r for r in results if r['failed']]
+    result = dict(changed=any(r['changed'] for r in results), results=results,
+                  failed_images=[r['image'] + ('#%s' % r['image_index'] if r['image_index'] else '') for r in failed],
+                  counts=dict(total=len(results), changed=sum(1 for r in results if r['changed']), failed=len(failed),
+                              unchanged=sum(1 for r in results if not r['changed'] and not r['failed'])))
+    if module._diff:
+        result['diff'] = diffs
+    if failed:
+        module.fail_json(msg='%d of %d images failed: %s' % (len(failed), len(results), '; '.join(
+            '%s: %s' % (name, r['error']) for name, r in zip(result['failed_images'], failed))), **result)
+    module.exit_json(**result)
 
 
 def main():
+    spec = install_options()
+    item = install_options()
+    item['image']['required'] = True
+    spec.update(
+        installs=dict(type='list', elements='dict', options=item, mutually_exclusive=[('package', 'data')],
+                      required_one_of=[('package', 'data')]),
+        lock_timeout=dict(type='int', default=60),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            package=dict(type='path'),
-            data=dict(type='str', no_log=True),
-            image=dict(type='path', required=True),
-            image_index=dict(type='str'),
-            method=dict(type='str', default='registry', choices=['registry', 'unattend']),
-            unattend_pass=dict(type='str', default='offlineServicing', choices=['offlineServicing', 'specialize']),
-            architecture=dict(type='str', choices=['amd64', 'x86', 'arm64']),
-            backup=dict(type='bool', default=False),
-            force=dict(type='bool', default=False),
-            allow_dirty=dict(type='bool', default=False),
-            skip_unsupported_parts=dict(type='bool', default=False),
-            lock_timeout=dict(type='int', default=60),
-        ),
-        mutually_exclusive=[('package', 'data')],
-        required_one_of=[('package', 'data')],
+        argument_spec=spec,
+        mutually_exclusive=[('package', 'data')] + [('installs', name) for name in SINGLE],
+        required_one_of=[('package', 'data', 'installs')],
+        required_by=dict(package=('image',), data=('image',)),
         supports_check_mode=True,
     )
     if IMPORT_ERROR is not None:
         module.fail_json(msg='winimage.provisioning.odj_install needs the regipy Python package and libhivex0: %s'
                              % to_native(IMPORT_ERROR))
-    raw, pd = read_package(module)
-    password = pd.win7.machine_password
-    # a defpwd package's password is the machine name, which results must still show
-    if password and password.lower() != (pd.win7.machine_name or '').lower():
-        module.no_log_values.add(password)
     params = module.params
+    if params['installs'] is not None:
+        run_batch(module)
+    try:
+        raw, pd = load_package(data=params['data'], path=params['package'])
+    except InstallError as exc:
+        module.fail_json(msg=to_native(exc))
+    password = package_secret(pd)
+    if password:
+        module.no_log_values.add(password)
     try:
         result = install(
             params['image'], raw, pd, image_index=params['image_index'], method=params['method'],

@@ -237,6 +237,13 @@ notes:
     account in LDAP binds for a while after a reset. Without C(kinit) the module falls back to such a bind.
   - Errors name the problem - bad credentials, DC unreachable, OU missing, no right to create computers, invalid
     name - and never contain a password.
+  - Failures carry the name and number Windows uses for them (RV(machines[].error), RV(error_name)), for example
+    C(NERR_UserExists), C(ERROR_INVALID_DOMAIN_ROLE) (a read-only DC or a DC of another domain),
+    C(ERROR_NO_SUCH_DOMAIN), C(ERROR_ACCESS_DENIED), C(NERR_LDAPCapableDCRequired), C(ERROR_INVALID_PARAMETER).
+  - A caller who is not a member of Domain Admins, Enterprise Admins, Administrators or Account Operators creates at
+    most C(ms-DS-MachineAccountQuota) accounts (default 10), counting those it created before, as a Windows DC
+    enforces it (Samba DCs do not); the next one fails with C(ERROR_DS_MACHINE_ACCOUNT_QUOTA_EXCEEDED) naming the
+    quota, and the machines made before it are reported.
 '''
 
 EXAMPLES = r'''

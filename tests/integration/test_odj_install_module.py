@@ -10,7 +10,7 @@ import uuid
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
 
-from odj_install_support import sample_images, tree_hashes
+from odj_install_support import sample_images, sha, tree_hashes
 from playbook import run_playbook
 
 PASSWORD = 'Odj-Install-Secret-' + uuid.uuid4().hex
@@ -94,3 +94,128 @@ def test_check_mode_and_errors(tmp_path, collections_root):
                            extra_args=('--vault-password-file', str(secret_file)))
     assert rc == 0, out[-3000:]
     assert secret_free(out)
+
+
+# ---------------------------------------------------------------- batch (installs / images)
+
+def batch_package(machine, password):
+    return P.encode(P.build_package(
+        domain_dns='corp.example.test', netbios_domain='CORP', forest='corp.example.test',
+        domain_guid=uuid.UUID('f4432a6b-9694-4c94-8c03-b7152aee2ba2'), domain_sid='S-1-5-21-2720103478-3893655958-3880862394',
+        machine_name=machine, machine_password=password, dc_name='dc1.corp.example.test', dc_address='127.0.0.1',
+        dc_flags=0xe00013fd, dc_site_name='Default-First-Site-Name', client_site_name='Default-First-Site-Name',
+        options=0x6, rid=1200))
+
+
+def no_password_in(output, passwords):
+    for password in passwords:
+        encoded = [password, password.encode('utf-16-le').hex(), base64.b64encode(password.encode('utf-16-le')).decode()[:20]]
+        if any(e in output for e in encoded):
+            return False
+    return True
+
+
+def batch_setup(tmp_path):
+    """3 image folders, a 2-image .wim, a folder without Windows/; 5 packages with their own passwords."""
+    folders = [i['path'] for i in sample_images(tmp_path / 'gen', count=3)['images']]
+    wim = sample_images(tmp_path / 'wimgen', count=2, wim=True)['wim']
+    nowin = tmp_path / 'not-an-image'
+    nowin.mkdir()
+    passwords = ['Batch-Secret-%d-%s' % (k, uuid.uuid4().hex) for k in range(5)]
+    raws = [batch_package('WS-B%02d' % (k + 1), passwords[k]) for k in range(5)]
+    djoin = tmp_path / 'ws-b01.djoin'
+    djoin.write_bytes(T.to_djoin_file(raws[0]))
+    djoin.chmod(0o600)
+    installs = [
+        {'package': str(djoin), 'image': folders[0]},
+        {'data': T.to_base64(raws[1]), 'image': folders[1], 'method': 'unattend', 'unattend_pass': 'specialize'},
+        {'data': T.to_base64(raws[2]), 'image': folders[2]},
+        {'data': T.to_base64(raws[3]), 'image': wim, 'image_index': '1'},
+        {'data': T.to_base64(raws[4]), 'image': str(nowin)},
+    ]
+    return folders, wim, str(nowin), installs, passwords
+
+
+def all_hashes(folders, wim):
+    out = dict((f, tree_hashes(f)) for f in folders)
+    out[wim] = sha(wim)
+    return out
+
+
+def test_batch_install_results_idempotency_and_no_secret(tmp_path, collections_root):
+    folders, wim, nowin, installs, passwords = batch_setup(tmp_path)
+    wim_before = sha(wim)
+    tasks = [
+        {'name': 'batch', 'winimage.provisioning.odj_install': {'installs': installs}, 'register': 'first', 'ignore_errors': True},
+        {'name': 'batch again', 'winimage.provisioning.odj_install': {'installs': installs}, 'register': 'second',
+         'ignore_errors': True},
+        {'name': 'info batch', 'winimage.provisioning.odj_image_info': {'images': [
+            {'image': folders[0]}, {'image': wim, 'image_index': '1'}, {'image': wim, 'image_index': '2'},
+            {'image': nowin}]}, 'register': 'info'},
+        {'name': 'check', 'ansible.builtin.assert': {'that': [
+            'first is failed', 'first is changed', 'first.results | length == 5',
+            "first.results[:4] | map(attribute='changed') | list == [true, true, true, true]",
+            "first.results[:4] | map(attribute='failed') | list == [false, false, false, false]",
+            "first.results | map(attribute='machine') | list == ['WS-B01', 'WS-B02', 'WS-B03', 'WS-B04', 'WS-B05']",
+            "first.results[1].method == 'unattend'", "first.results[1].architecture == 'amd64'",
+            "first.results[0].control_set == 'ControlSet001'",
+            'first.results[4].failed', "'no Windows/ folder' in first.results[4].error",
+            "first.failed_images == ['%s']" % nowin, "'1 of 5 images failed' in first.msg", "'%s' in first.msg" % nowin,
+            'first.counts == {"total": 5, "changed": 4, "unchanged": 0, "failed": 1}',
+            'second is failed', 'second is not changed',
+            "second.results[:4] | map(attribute='changed') | list == [false, false, false, false]",
+            "second.failed_images == ['%s']" % nowin,
+            'info is not failed', 'info.results | length == 4',
+            "info.results[0].registry.pending.machine_name == 'WS-B01'", 'info.results[0].clear_text_secret_present',
+            "info.results[1].registry.pending.machine_name == 'WS-B04'", 'info.results[2].registry.pending is none',
+            'not info.results[2].clear_text_secret_present', 'info.results[3].failed',
+            "'no Windows/ folder' in info.results[3].error"]}},
+    ]
+    rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=4, diff=True)
+    assert rc == 0, out[-3000:]
+    assert no_password_in(out, passwords), 'a machine password reached ansible output'
+    assert not any(item['data'] in out for item in installs if 'data' in item), 'a package reached ansible output'
+    assert 'did not set no_log for unattend_pass' not in out
+    assert '********' in out
+    assert sha(wim) != wim_before
+    with open(os.path.join(folders[1], 'Windows', 'Panther', 'unattend.xml'), encoding='utf-8') as handle:
+        assert T.to_base64(batch_package('WS-B02', passwords[1])) in handle.read()
+
+
+def test_batch_check_mode_changes_nothing(tmp_path, collections_root):
+    folders, wim, nowin, installs, passwords = batch_setup(tmp_path)
+    before = all_hashes(folders, wim)
+    tasks = [
+        {'name': 'batch dry', 'winimage.provisioning.odj_install': {'installs': installs}, 'register': 'dry',
+         'ignore_errors': True, 'check_mode': True},
+        {'name': 'check', 'ansible.builtin.assert': {'that': [
+            'dry is failed', 'dry is changed',
+            "dry.results[:4] | map(attribute='changed') | list == [true, true, true, true]",
+            "dry.failed_images == ['%s']" % nowin]}},
+    ]
+    rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=4, diff=True)
+    assert rc == 0, out[-3000:]
+    assert no_password_in(out, passwords)
+    assert all_hashes(folders, wim) == before, 'check mode changed an image'
+    assert not os.listdir(nowin)
+
+
+def test_batch_bad_options(tmp_path, collections_root):
+    folders, _wim, _nowin, installs, passwords = batch_setup(tmp_path)
+    before = dict((f, tree_hashes(f)) for f in folders)
+    tasks = [
+        {'name': 'mixed', 'winimage.provisioning.odj_install': {'installs': installs[:1], 'image': folders[0]},
+         'register': 'mixed', 'ignore_errors': True},
+        {'name': 'both sources', 'winimage.provisioning.odj_install': {'installs': [
+            dict(installs[1], package='/nonexistent')]}, 'register': 'both', 'ignore_errors': True},
+        {'name': 'bad method', 'winimage.provisioning.odj_install': {'installs': [dict(installs[2], method='magic')]},
+         'register': 'badmethod', 'ignore_errors': True},
+        {'name': 'check', 'ansible.builtin.assert': {'that': [
+            'mixed is failed', "'mutually exclusive' in mixed.msg",
+            'both is failed', "'mutually exclusive' in both.msg",
+            'badmethod is failed', "'method' in badmethod.msg"]}},
+    ]
+    rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=4)
+    assert rc == 0, out[-3000:]
+    assert no_password_in(out, passwords)
+    assert dict((f, tree_hashes(f)) for f in folders) == before

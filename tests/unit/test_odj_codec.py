@@ -63,7 +63,10 @@ def all_part_kinds():
                 P.PolicyElement(key_path='Software\\Policies\\Microsoft\\Windows\\System', value_name='EnableSmartScreen',
                                 value_type=4, data=struct.pack('<I', 1)),
                 P.PolicyElement(key_path='Software\\Policies\\Kiosk', value_name='Banner', value_type=1,
-                                data='Welcome\x00'.encode('utf-16-le'))]),
+                                data='Welcome\x00'.encode('utf-16-le')),
+                P.PolicyElement(key_path='Software\\Policies\\Kiosk', value_name='Empty', value_type=3, data=b''),
+                P.PolicyElement(key_path='Software\\Policies\\Kiosk', value_name='Blob', value_type=3,
+                                data=bytes(range(256)) * 2)]),
             P.PolicyElementList(source='GPO Kiosk Baseline', root_key_id=0x80000002, elements=[])], extension=None)),
         P.PackagePart(part_type=P.PART_CERT, flags=0, payload=P.CertPart(
             pfx_stores=[P.CertPfxStore(template_name='Machine', private_key_export_policy=0, policy_server_url=None,
