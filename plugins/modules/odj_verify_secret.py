@@ -92,6 +92,13 @@ options:
       - Seconds to wait for the DC.
     type: int
     default: 10
+  netsetup_log:
+    description:
+      - Path of the NetSetup-style log this module appends one line per image to (what was checked, the
+        result and its Windows status name); never a secret.
+      - Default C(/var/log/winimage-provisioning/netsetup.log). An empty string turns it off.
+      - Nothing is logged in check mode. A log that cannot be written gives a warning, never a failure.
+    type: path
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -198,12 +205,34 @@ try:
     from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError
     from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
     from ansible_collections.winimage.provisioning.plugins.module_utils._join_secret import JoinSecretError, read_join_secret
+    from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import MIN_SECRET_LENGTH, log_for, log_operation
+    from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import code_of
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc
 
 
-def _verify(entry, params, runner):
+# Windows status codes for the NetSetup log (names from the shared NERR_/Win32 table)
+STATUS_LOGON_FAILURE = code_of('ERROR_LOGON_FAILURE')            # the secret does not authenticate
+STATUS_NO_SUCH_DOMAIN = code_of('ERROR_NO_SUCH_DOMAIN')          # no DC could be reached
+STATUS_INVALID_PARAMETER = code_of('ERROR_INVALID_PARAMETER')    # the image is for another machine or domain
+STATUS_NO_JOIN = code_of('NERR_NoOfflineJoinInfo')               # the image carries no usable join state
+
+
+def _log(module, log, result):
+    """One NetSetup log line for one image's pre-flight; returns result without its private status."""
+    status = result.pop('_status', 0 if result.get('authenticated') else 1)
+    asked = {'image': result.get('image', {}).get('path'), 'machine': result.get('machine_name'),
+             'domain': result.get('domain'), 'dc': result.get('domain_controller')}
+    done = 'the image secret authenticates as %s' % result.get('account') if result.get('authenticated') \
+        else result.get('msg', 'pre-flight failed')
+    warning = log_operation(log, 'preflight', asked, done, status)
+    if warning:
+        module.warn(warning)
+    return result
+
+
+def _verify(entry, params, runner, log=None):
     """Check one image; returns a secret-free result dict with 'authenticated' and, on failure, 'msg'."""
     image_path = entry['image']
     result = dict(authenticated=False, image={'path': image_path})
@@ -211,20 +240,27 @@ def _verify(entry, params, runner):
         found = read_join_secret(image_path, entry.get('image_index'), params['source'], runner=runner)
     except JoinSecretError as exc:
         result['msg'] = to_native(exc)
+        result['_status'] = STATUS_NO_JOIN
         return result
+    if log is not None and found.secret and len(found.secret) >= MIN_SECRET_LENGTH:
+        # shorter ones are default passwords, which equal the machine name the log names anyway
+        log.register_secret(found.secret)
     result['image'] = found.image
     result.update(machine_name=found.machine_name, domain=found.domain, source=found.source, state=found.state)
     want_machine = (entry.get('machine_name') or '').upper()
     if want_machine and (found.machine_name or '').upper() != want_machine:
         result['msg'] = '%s carries a pending join for %s, not %s' % (image_path, found.machine_name, want_machine)
+        result['_status'] = STATUS_INVALID_PARAMETER
         return result
     want_domain = (params['domain'] or '').lower().rstrip('.')
     if want_domain and (found.domain or '').lower().rstrip('.') != want_domain:
         result['msg'] = '%s carries a pending join to %s, not %s' % (image_path, found.domain, want_domain)
+        result['_status'] = STATUS_INVALID_PARAMETER
         return result
     server = params['domain_controller'] or found.dc_address or found.dc_name
     if not server:
         result['msg'] = '%s names no domain controller; set domain_controller' % image_path
+        result['_status'] = STATUS_NO_SUCH_DOMAIN
         return result
     account = '%s\\%s$' % (found.netbios_domain or found.domain.split('.')[0].upper(), found.machine_name.upper())
     result.update(account=account, domain_controller=server)
@@ -242,8 +278,10 @@ def _verify(entry, params, runner):
             result['msg'] = ('the secret in %s does not authenticate as %s against %s: the computer account is missing or '
                              'disabled, or its password changed since the package was made (a stale image; run the '
                              'provisioner and the requester again)' % (image_path, account, server))
+            result['_status'] = STATUS_LOGON_FAILURE
         else:
             result['msg'] = 'pre-flight of %s against %s: %s' % (image_path, server, to_native(exc))
+            result['_status'] = STATUS_NO_SUCH_DOMAIN
     finally:
         client.close()
         del password
@@ -268,6 +306,7 @@ def main():
             validate_certs=dict(type='bool', default=True),
             ca_file=dict(type='path'),
             timeout=dict(type='int', default=10),
+            netsetup_log=dict(type='path'),
         ),
         required_one_of=[('image', 'images')],
         mutually_exclusive=[('image', 'images'), ('images', 'image_index'), ('images', 'machine_name')],
@@ -277,17 +316,18 @@ def main():
         module.fail_json(msg='winimage.provisioning.odj_verify_secret needs ldap3, regipy and libhivex0: %s'
                              % to_native(IMPORT_ERROR), authenticated=False)
     params = module.params
+    log = None if module.check_mode else log_for(params['netsetup_log'], 'target', program='odj_verify_secret')
     if params['ca_file'] and not os.path.isfile(params['ca_file']):
         module.fail_json(msg='ca_file %s does not exist' % params['ca_file'], authenticated=False)
     if params['image'] is not None:
-        result = _verify(params, params, module_runner(module))
+        result = _log(module, log, _verify(params, params, module_runner(module), log))
         msg = result.pop('msg', None)
         if msg:
             module.fail_json(msg=msg, changed=False, **result)
         module.exit_json(changed=False, **result)
     results = []
     for entry in params['images']:
-        one = _verify(entry, params, module_runner(module))
+        one = _log(module, log, _verify(entry, params, module_runner(module), log))
         if entry.get('machine_name') and not one.get('machine_name'):
             one['machine_name'] = entry['machine_name'].upper()
         results.append(one)

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 """Benchmark: odj_provision for N machines in one task vs N runs of ``net offlinejoin provision``.
 

@@ -4,8 +4,8 @@
 Both sides do the same work for N machines (default 200) into N image folders, against one throwaway Samba AD DC:
 
 - playbook: ``ansible-playbook playbooks/rollout.yml`` - one odj_provision batch (vault-encrypted packages),
-  one odj_install per image (registry method), the pre-flight (odj_image_info per image and one odj_verify_secret
-  task binding as every NAME$), and the summary. It does more than the loop: encryption, read-back checks,
+  one odj_install batch per requester host (registry method), the pre-flight (with --image-info one odj_image_info
+  batch, and one odj_verify_secret task binding as every NAME$), and the summary. It does more than the loop: encryption, read-back checks,
   the pre-flight.
 - shell loop: per machine ``net offlinejoin provision`` (Samba's tool, against the same DC), a converter from the
   package to a .reg file (the project's codec, one Python process per machine: a hand-made loop needs some
@@ -75,8 +75,8 @@ def main():
                         help='inventory requester hosts (all local) the images are spread over, round robin: they work in '
                              'parallel with the forks (docs/docsite/rst/large_rollouts.rst)')
     parser.add_argument('--image-info', action='store_true',
-                        help='also run the per-image odj_image_info report in the pre-flight (off, as large_rollouts.rst '
-                             'advises: the odj_verify_secret batch already reports each image\'s state)')
+                        help='also run the odj_image_info report (one batch task) in the pre-flight (off by default: the '
+                             'odj_verify_secret batch already reports each image\'s state)')
     parser.add_argument('--keep', action='store_true', help='keep the work folder (and print it)')
     args = parser.parse_args()
 
@@ -112,7 +112,7 @@ def main():
                              for i, path in enumerate(pb_images)]}))
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=coll, ANSIBLE_NOCOLOR='1', ANSIBLE_FORKS=str(args.forks),
                    PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
-        print('playbook: rollout.yml for %d machines (%d requester host(s), forks %d, per-image odj_image_info %s) ...'
+        print('playbook: rollout.yml for %d machines (%d requester host(s), forks %d, odj_image_info report %s) ...'
               % (args.count, args.requesters, args.forks, 'on' if args.image_info else 'off'), flush=True)
         start = time.perf_counter()
         with open(os.path.join(work, 'playbook.log'), 'wb') as log:

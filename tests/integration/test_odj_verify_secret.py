@@ -110,10 +110,21 @@ def test_batch_reports_each_image_and_fails_listing_the_bad_ones(fleet, collecti
         {'image': str(fleet['images'] / 'sample-02'), 'machine_name': 'EMPTY03'},
         {'image': str(fleet['images'] / 'sample.wim'), 'image_index': '2', 'machine_name': 'OTHER99'},
     ]
-    tasks = [_task(0, 'winimage.provisioning.odj_verify_secret', dict(_common(dc), images=images), ignore=True)]
+    log = tmp_path / 'netsetup.log'
+    tasks = [_task(0, 'winimage.provisioning.odj_verify_secret', dict(_common(dc), images=images, netsetup_log=str(log)),
+                   ignore=True)]
     rc, out, res = _playbook(tmp_path, collections_root, tasks)
     assert rc == 0, out
     r = res['r0']
+    # one NetSetup log line per image, with the Windows status name, and no secret
+    lines = [line for line in log.read_text().splitlines() if 'preflight' in line]
+    assert len(lines) == 3
+    assert 'status=0x0 NERR_Success (0)' in lines[0]
+    assert 'NERR_NoOfflineJoinInfo (2709)' in lines[1]
+    assert 'ERROR_INVALID_PARAMETER (87)' in lines[2]
+    assert (log.stat().st_mode & 0o777) == 0o600
+    for raw in fleet['raws'].values():
+        assert decode(raw).win7.machine_password not in log.read_text()
     assert r['failed'] is True and r['authenticated'] is False
     assert '2 of 3 image(s) failed' in r['msg']
     first, second, third = r['results']
