@@ -17,7 +17,7 @@ description:
   - The input form is detected; the package is decoded and checked before it is converted.
   - The result carries the machine password in clear text; keep it in C(no_log) tasks.
 author:
-  - winimage.provisioning contributors
+  - winimage.provisioning contributors (@winimage)
 options:
   _input:
     description: The package, in any form.

@@ -14,7 +14,7 @@ description:
   - Takes one line of base64 (API output, unattend C(AccountData)), the base64 of a C(djoin)
     file (what M(ansible.builtin.slurp) returns), or the C(djoin) file text.
 author:
-  - winimage.provisioning contributors
+  - winimage.provisioning contributors (@winimage)
 options:
   _input:
     description: The package.

@@ -462,7 +462,7 @@ def _read_sid(r, name):
     if count > 15:
         r.fail('%s has %d sub-authorities' % (name, count), 'at most 15', start)
     authority = int.from_bytes(bytes(r.raw(6, name + ' authority')), 'big')
-    subs = [r.u32(name + ' sub-authority') for _ in range(count)]
+    subs = [r.u32(name + ' sub-authority') for dummy in range(count)]
     return sid_to_str(revision, authority, subs)
 
 
@@ -482,7 +482,7 @@ def _read_array(r, name, cls, count):
     if count * 4 > len(r.data) - r.pos:
         r.fail('%s claims %d elements, more than the data can hold' % (name, count))
     staged = []
-    for _ in range(count):
+    for dummy in range(count):
         values = {}
         pending = []
         r.align(4)

@@ -224,8 +224,8 @@ class OpPackage(_Struct):
 class OdjBlob(_Struct):
     """ODJ_BLOB: format 1 holds a Win7Blob, format 2 an OpPackage."""
 
-    SCHEMA = (U32('format'), NESTED('payload', lambda blob: {ODJ_WIN7_FORMAT: Win7Blob,
-                                                              ODJ_WIN8_FORMAT: OpPackage}.get(blob.format)))
+    FORMATS = {ODJ_WIN7_FORMAT: Win7Blob, ODJ_WIN8_FORMAT: OpPackage}
+    SCHEMA = (U32('format'), NESTED('payload', lambda blob: OdjBlob.FORMATS.get(blob.format)))
 
 
 class ProvisionData(_Struct):

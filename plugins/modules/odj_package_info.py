@@ -21,7 +21,7 @@ description:
   - A package whose part collection is encrypted is decoded down to its envelope;
     RV(encrypted) is V(true) and RV(parts) is empty.
 author:
-  - winimage.provisioning contributors
+  - winimage.provisioning contributors (@winimage)
 options:
   path:
     description:
@@ -36,11 +36,15 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 seealso:
   - module: winimage.provisioning.odj_provision

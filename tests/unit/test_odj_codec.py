@@ -4,7 +4,6 @@
 import glob
 import os
 import random
-import shutil
 import struct
 import uuid
 
@@ -16,19 +15,12 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 
 import odj_reference
+from test_odj_codec_support import assert_same_bytes
 
 PASSWORD = 'Tr0ub4dor&3-not-a-real-secret-' + 'x' * 40
 DOMAIN_GUID = uuid.UUID('f4432a6b-9694-4c94-8c03-b7152aee2ba2')
 DOMAIN_SID = 'S-1-5-21-2720103478-3893655958-3880862394'
 needs_ndrdump = pytest.mark.skipif(odj_reference.NDRDUMP is None, reason='ndrdump (Debian samba-testsuite) not installed')
-
-
-def assert_same_bytes(got, want, name=''):
-    """Byte equality whose failure names the first differing offset, never the bytes (they hold a password)."""
-    same = got == want
-    if not same:
-        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        assert same, '%s: %d vs %d bytes, first difference at offset %d' % (name, len(got), len(want), first)
 
 
 def fixture_files(shared):
@@ -192,7 +184,7 @@ def test_heap_like_referent_ids_are_accepted_and_kept():
     again = P.decode(bytes(raw))
     # rewrite every referent id of the outer serialization with heap-like values
     layout = again._layout
-    layout.refs = [rng.randrange(1, 2 ** 32) | 1 for _ in layout.refs]
+    layout.refs = [rng.randrange(1, 2 ** 32) | 1 for dummy in layout.refs]
     layout.top_ref = 0x7FFE1230
     heapish = P.encode(again)
     assert heapish != bytes(raw)
