@@ -110,6 +110,15 @@ options:
       - Seconds to wait for another install into the same image to finish (for each image of O(installs)).
     type: int
     default: 60
+  netsetup_log:
+    description:
+      - Path of the NetSetup-style log this module appends one line per image to (machine, domain, image, method,
+        what was done and the Windows status name, such as C(NERR_Success) or C(NERR_BadOfflineJoinInfo)); never a
+        secret.
+      - Default C(netsetup.log) in the folder that holds the image (the image folder's parent, or the C(.wim) file's
+        folder). An empty string turns it off.
+      - Nothing is logged in check mode. A log that cannot be written gives a warning, never a failure.
+    type: path
   installs:
     description:
       - Many installs in one module run, one entry per image, processed in turn.
@@ -382,6 +391,10 @@ try:
         load_package,
         package_secret,
     )
+    from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import code_of
+    from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import (
+        MIN_SECRET_LENGTH, log_for, log_operation,
+    )
     IMPORT_ERROR = None
 except ImportError as exc:  # regipy missing on the target, for instance
     IMPORT_ERROR = exc
@@ -407,13 +420,39 @@ def install_options():
     )
 
 
+def log_install(module, secrets, image, machine, domain, method, changed, error=None):
+    """One NetSetup log line for one image (nothing in check mode); never fails the task."""
+    if module.check_mode or image is None:
+        return
+    if error is None:
+        status, done = 0, 'join state installed' if changed else 'the same join state was already installed'
+    elif machine is None:
+        status, done = code_of('NERR_BadOfflineJoinInfo'), error
+    else:
+        status, done = code_of('NERR_CantCreateJoinInfo'), error
+    log = log_for(module.params['netsetup_log'], 'requester', image=image, program='odj_install',
+                  secrets=[secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH])
+    asked = {'machine': machine, 'domain': domain, 'image': image, 'method': method}
+    warning = log_operation(log, 'install', asked, done, status)
+    if warning:
+        module.warn(warning)
+
+
 def run_batch(module):
     params = module.params
+    secrets = []
+
+    def hide(secret):
+        module.no_log_values.add(secret)
+        secrets.append(secret)
+
     results, diffs, warnings = install_batch(
         params['installs'], check_mode=module.check_mode, lock_timeout=float(params['lock_timeout']),
-        run_command=module_runner(module), hide=module.no_log_values.add)
+        run_command=module_runner(module), hide=hide)
     for warning in warnings:
         module.warn(warning)
+    for r in results:
+        log_install(module, secrets, r['image'], r['machine'], r['domain'], r['method'], r['changed'], r['error'])
     failed = [r for r in results if r['failed']]
     result = dict(changed=any(r['changed'] for r in results), results=results,
                   failed_images=[r['image'] + ('#%s' % r['image_index'] if r['image_index'] else '') for r in failed],
@@ -435,6 +474,7 @@ def main():
         installs=dict(type='list', elements='dict', options=item, mutually_exclusive=[('package', 'data')],
                       required_one_of=[('package', 'data')]),
         lock_timeout=dict(type='int', default=60),
+        netsetup_log=dict(type='path'),
     )
     module = AnsibleModule(
         argument_spec=spec,
@@ -452,10 +492,12 @@ def main():
     try:
         raw, pd = load_package(data=params['data'], path=params['package'])
     except InstallError as exc:
+        log_install(module, [], params['image'], None, None, params['method'], False, to_native(exc))
         module.fail_json(msg=to_native(exc))
     password = package_secret(pd)
     if password:
         module.no_log_values.add(password)
+    machine, domain = pd.win7.machine_name, pd.win7.dns_domain_info.dns_domain_name
     try:
         result = install(
             params['image'], raw, pd, image_index=params['image_index'], method=params['method'],
@@ -463,7 +505,9 @@ def main():
             force=params['force'], allow_dirty=params['allow_dirty'], skip_unsupported_parts=params['skip_unsupported_parts'],
             check_mode=module.check_mode, lock_timeout=float(params['lock_timeout']), run_command=module_runner(module))
     except InstallError as exc:
+        log_install(module, [password], params['image'], machine, domain, params['method'], False, to_native(exc))
         module.fail_json(msg=to_native(exc))
+    log_install(module, [password], params['image'], machine, domain, params['method'], result['changed'])
     warnings = result.pop('warnings', [])
     for warning in warnings:
         module.warn(warning)

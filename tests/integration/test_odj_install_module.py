@@ -180,6 +180,22 @@ def test_batch_install_results_idempotency_and_no_secret(tmp_path, collections_r
     assert sha(wim) != wim_before
     with open(os.path.join(folders[1], 'Windows', 'Panther', 'unattend.xml'), encoding='utf-8') as handle:
         assert T.to_base64(batch_package('WS-B02', passwords[1])) in handle.read()
+    # the NetSetup log beside each image: one line per image and run, Windows status names, no secret
+    logs = sorted(set(os.path.join(os.path.dirname(os.path.abspath(p)), 'netsetup.log') for p in folders + [wim, nowin]))
+    lines = []
+    for log in logs:
+        assert (os.stat(log).st_mode & 0o777) == 0o600, log
+        with open(log, encoding='utf-8') as handle:
+            text = handle.read()
+        assert no_password_in(text, passwords), 'a machine password reached the NetSetup log'
+        lines.extend(line for line in text.splitlines() if ' install ' in line)
+    assert len(lines) == 10
+    for machine in ('WS-B01', 'WS-B02', 'WS-B03', 'WS-B04'):
+        mine = [line for line in lines if machine in line]
+        assert len(mine) == 2 and all('NERR_Success (0)' in line for line in mine)
+        assert 'join state installed' in mine[0] and 'already installed' in mine[1]
+    failed = [line for line in lines if 'WS-B05' in line]
+    assert len(failed) == 2 and all('NERR_CantCreateJoinInfo' in line and 'no Windows/ folder' in line for line in failed)
 
 
 def test_batch_check_mode_changes_nothing(tmp_path, collections_root):
@@ -198,6 +214,7 @@ def test_batch_check_mode_changes_nothing(tmp_path, collections_root):
     assert no_password_in(out, passwords)
     assert all_hashes(folders, wim) == before, 'check mode changed an image'
     assert not os.listdir(nowin)
+    assert not os.path.exists(os.path.join(os.path.dirname(os.path.abspath(folders[0])), 'netsetup.log'))
 
 
 def test_batch_bad_options(tmp_path, collections_root):
