@@ -74,7 +74,7 @@ def check(data):
         except OdjFormatError:
             return
         finally:
-            _, peak = tracemalloc.get_traced_memory()
+            peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         assert peak < 64 * len(data) + 256 * 1024, 'peak memory %d for %d input bytes' % (peak, len(data))
         raw = T.to_raw(data)
