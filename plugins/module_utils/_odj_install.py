@@ -387,10 +387,14 @@ def install(image_path, raw, pd, **options):
     return result
 
 
-def load_package(data=None, path=None):
-    """(raw, pd) from data (text) or a package file at path; InstallError naming the source when it is no package."""
+def load_package(data=None, path=None, vault_password=None):
+    """(raw, pd) from data (text) or a package file at path; InstallError naming the source when it is no package.
+
+    Ansible Vault encrypted data or files are decrypted in memory with vault_password.
+    """
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+    from ansible_collections.winimage.provisioning.plugins.module_utils._vault import VaultError, decrypt, is_vault
     if data is not None:
         source = data.strip()
         where = 'data'
@@ -401,9 +405,14 @@ def load_package(data=None, path=None):
                 source = handle.read()
         except (IOError, OSError) as exc:
             raise InstallError('package %s cannot be read: %s' % (path, exc.strerror or exc))
-        if source.startswith(b'$ANSIBLE_VAULT'):
-            raise InstallError('package %s is Ansible Vault encrypted; decrypt it on the controller and pass it as data '
-                               '(for example data: "{{ lookup(\'ansible.builtin.unvault\', ...) }}" on a base64 file)' % path)
+    if is_vault(source):
+        if not vault_password:
+            raise InstallError('package %s is Ansible Vault encrypted: set vault_password (or decrypt it on the controller, '
+                               'for example with the winimage.provisioning.odj_unvault filter, and pass it as data)' % where)
+        try:
+            source = decrypt(source, vault_password)
+        except VaultError as exc:
+            raise InstallError('package %s cannot be decrypted: %s' % (where, exc))
     try:
         raw = to_raw(source)
         pd = decode(raw)
@@ -439,7 +448,8 @@ def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, 
         entry = {'image': item.get('image'), 'image_index': item.get('image_index'), 'machine': None, 'domain': None,
                  'method': item.get('method') or DEFAULTS['method'], 'changed': False, 'failed': False, 'error': None}
         try:
-            raw, pd = load_package(data=item.get('data'), path=item.get('package'))
+            raw, pd = load_package(data=item.get('data'), path=item.get('package'),
+                                   vault_password=item.get('vault_password'))
             secret = package_secret(pd)
             if secret and hide is not None:
                 hide(secret)

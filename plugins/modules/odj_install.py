@@ -105,6 +105,12 @@ options:
         parts, leaving those parts out (listed in RV(skipped_parts)).
     type: bool
     default: false
+  vault_password:
+    description:
+      - The Ansible Vault password of an encrypted package (O(package) file or O(data)), as
+        M(winimage.provisioning.odj_provision) writes with its O(winimage.provisioning.odj_provision#module:vault_password).
+      - The package is decrypted in memory only. Never logged.
+    type: str
   lock_timeout:
     description:
       - Seconds to wait for another install into the same image to finish (for each image of O(installs)).
@@ -136,6 +142,10 @@ options:
       data:
         description:
           - The package as one-line base64 text. Never logged. See O(data).
+        type: str
+      vault_password:
+        description:
+          - The Ansible Vault password of this entry's package, as O(vault_password). Never logged.
         type: str
       image:
         description:
@@ -417,6 +427,7 @@ def install_options():
         force=dict(type='bool', default=False),
         allow_dirty=dict(type='bool', default=False),
         skip_unsupported_parts=dict(type='bool', default=False),
+        vault_password=dict(type='str', no_log=True),
     )
 
 
@@ -490,7 +501,7 @@ def main():
     if params['installs'] is not None:
         run_batch(module)
     try:
-        raw, pd = load_package(data=params['data'], path=params['package'])
+        raw, pd = load_package(data=params['data'], path=params['package'], vault_password=params['vault_password'])
     except InstallError as exc:
         log_install(module, [], params['image'], None, None, params['method'], False, to_native(exc))
         module.fail_json(msg=to_native(exc))

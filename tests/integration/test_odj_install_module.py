@@ -236,3 +236,49 @@ def test_batch_bad_options(tmp_path, collections_root):
     assert rc == 0, out[-3000:]
     assert no_password_in(out, passwords)
     assert dict((f, tree_hashes(f)) for f in folders) == before
+
+
+# ---------------------------------------------------------------- vault-encrypted packages
+
+def test_vault_encrypted_package_files(tmp_path, collections_root):
+    """Files encrypted by ansible-vault itself install with vault_password; wrong or no password fails clearly."""
+    import subprocess
+    import sys
+    vault_pass = 'vault-' + uuid.uuid4().hex
+    pass_file = tmp_path / 'vault-pass'
+    pass_file.write_text(vault_pass)
+    passwords = ['Vault-Secret-%d-%s' % (k, uuid.uuid4().hex) for k in range(2)]
+    files = []
+    for k, form in enumerate(('djoin', 'base64')):
+        raw = batch_package('WS-V%02d' % (k + 1), passwords[k])
+        path = tmp_path / ('ws-v%d.%s.vault' % (k + 1, form))
+        path.write_bytes(T.to_djoin_file(raw) if form == 'djoin' else T.to_base64(raw).encode())
+        path.chmod(0o600)
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-vault'), 'encrypt', '--vault-password-file',
+                        str(pass_file), str(path)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert path.read_bytes().startswith(b'$ANSIBLE_VAULT;1.1;AES256')
+        files.append(str(path))
+    folders = [i['path'] for i in sample_images(tmp_path / 'gen', count=3)['images']]
+    untouched = tree_hashes(folders[2])
+    tasks = [
+        {'name': 'single', 'winimage.provisioning.odj_install': {'package': files[0], 'image': folders[0],
+                                                                 'vault_password': '{{ odj_vault_password }}'},
+         'register': 'single'},
+        {'name': 'batch', 'winimage.provisioning.odj_install': {'installs': [
+            {'package': files[1], 'image': folders[1], 'vault_password': '{{ odj_vault_password }}'},
+            {'package': files[1], 'image': folders[2], 'vault_password': '{{ odj_wrong_password }}'},
+            {'package': files[0], 'image': folders[2]}]}, 'register': 'batch', 'ignore_errors': True},
+        {'name': 'check', 'ansible.builtin.assert': {'that': [
+            'single is changed', "single.machine_name == 'WS-V01'",
+            "batch.results | map(attribute='changed') | list == [true, false, false]",
+            "batch.results[1].failed and 'does not decrypt' in batch.results[1].error",
+            "batch.results[2].failed and 'set vault_password' in batch.results[2].error"]}},
+    ]
+    # as in real use, the vault password comes from a variable (Ansible shows task source lines in errors)
+    extra = tmp_path / 'secrets.yml'
+    extra.write_text('odj_vault_password: %s\nodj_wrong_password: wrong-%s\n' % (vault_pass, vault_pass))
+    extra.chmod(0o600)
+    rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=4, extra_args=['-e', '@%s' % extra])
+    assert no_password_in(out, passwords + [vault_pass]), 'a secret reached ansible output'
+    assert rc == 0, 'playbook failed'
+    assert tree_hashes(folders[2]) == untouched, 'a failed vault item changed its image'
