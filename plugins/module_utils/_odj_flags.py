@@ -44,11 +44,20 @@ DC = dict((name, value) for value, name in DC_FLAGS)
 
 DC_ADDRESS_TYPES = {1: 'DS_INET_ADDRESS', 2: 'DS_NETBIOS_ADDRESS'}
 
-REG_TYPES = {
-    0: 'REG_NONE', 1: 'REG_SZ', 2: 'REG_EXPAND_SZ', 3: 'REG_BINARY', 4: 'REG_DWORD', 5: 'REG_DWORD_BIG_ENDIAN',
-    6: 'REG_LINK', 7: 'REG_MULTI_SZ', 8: 'REG_RESOURCE_LIST', 9: 'REG_FULL_RESOURCE_DESCRIPTOR',
-    10: 'REG_RESOURCE_REQUIREMENTS_LIST', 11: 'REG_QWORD',
-}
+# Registry value types (winnt.h REG_*), shared by the hive writer, the policy-file codec and the facts
+REG_NONE = 0
+REG_SZ = 1
+REG_EXPAND_SZ = 2
+REG_BINARY = 3
+REG_DWORD = 4
+REG_DWORD_BIG_ENDIAN = 5
+REG_LINK = 6
+REG_MULTI_SZ = 7
+REG_RESOURCE_LIST = 8
+REG_FULL_RESOURCE_DESCRIPTOR = 9
+REG_RESOURCE_REQUIREMENTS_LIST = 10
+REG_QWORD = 11
+REG_TYPES = dict((value, name) for name, value in globals().copy().items() if name.startswith('REG_') and isinstance(value, int))
 
 # OP_CERT_SST_STORE StoreLocation (CERT_SYSTEM_STORE_* >> 16)
 STORE_LOCATIONS = {1: 'CURRENT_USER', 2: 'LOCAL_MACHINE', 3: 'CURRENT_SERVICE', 4: 'SERVICES', 5: 'USERS',
