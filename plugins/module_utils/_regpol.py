@@ -37,8 +37,8 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package
     PolicyElementList,
     PolicyPart,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (  # noqa: F401 (re-exported)
-    REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_LINK, REG_MULTI_SZ, REG_NONE, REG_QWORD, REG_SZ,
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (
+    REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_LINK, REG_MULTI_SZ, REG_QWORD, REG_SZ,
 )
 
 SIGNATURE = b'PReg'

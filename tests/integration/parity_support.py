@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.winimage.provisioning.plugins.module_utils import _domain_policy as D
 from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
 from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_flags as F
 
 import samba_dc as dcmod
 
@@ -41,14 +42,14 @@ PASSWORD = 'integration-test-machine-password-' + 'z' * 20
 def policy_entries():
     key = 'Software\\Policies\\Winimage\\Baseline'
     return [
-        R.RegPolEntry(key, 'Level', R.REG_DWORD, R.encode_value(R.REG_DWORD, 7)),
-        R.RegPolEntry(key, 'Banner', R.REG_SZ, R.encode_value(R.REG_SZ, 'Authorised use only – Grüße')),
-        R.RegPolEntry(key, 'LogDir', R.REG_EXPAND_SZ, R.encode_value(R.REG_EXPAND_SZ, '%SystemRoot%\\Logs')),
-        R.RegPolEntry(key, 'Servers', R.REG_MULTI_SZ, R.encode_value(R.REG_MULTI_SZ, ['ntp1.corp', 'ntp2.corp'])),
-        R.RegPolEntry(key, 'Quota', R.REG_QWORD, R.encode_value(R.REG_QWORD, 5 * 2 ** 33)),
-        R.RegPolEntry(key, 'Thumb', R.REG_BINARY, bytes(range(20))),
-        R.RegPolEntry(key + '\\Sub', '', R.REG_SZ, R.encode_value(R.REG_SZ, 'default')),
-        R.RegPolEntry('Software\\Policies\\Winimage\\Old', '**delvals.', R.REG_SZ, R.encode_value(R.REG_SZ, ' ')),
+        R.RegPolEntry(key, 'Level', F.REG_DWORD, R.encode_value(F.REG_DWORD, 7)),
+        R.RegPolEntry(key, 'Banner', F.REG_SZ, R.encode_value(F.REG_SZ, 'Authorised use only – Grüße')),
+        R.RegPolEntry(key, 'LogDir', F.REG_EXPAND_SZ, R.encode_value(F.REG_EXPAND_SZ, '%SystemRoot%\\Logs')),
+        R.RegPolEntry(key, 'Servers', F.REG_MULTI_SZ, R.encode_value(F.REG_MULTI_SZ, ['ntp1.corp', 'ntp2.corp'])),
+        R.RegPolEntry(key, 'Quota', F.REG_QWORD, R.encode_value(F.REG_QWORD, 5 * 2 ** 33)),
+        R.RegPolEntry(key, 'Thumb', F.REG_BINARY, bytes(range(20))),
+        R.RegPolEntry(key + '\\Sub', '', F.REG_SZ, R.encode_value(F.REG_SZ, 'default')),
+        R.RegPolEntry('Software\\Policies\\Winimage\\Old', '**delvals.', F.REG_SZ, R.encode_value(F.REG_SZ, ' ')),
     ]
 
 

@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
 from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_flags as F
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 
 import odj_reference
@@ -42,18 +43,18 @@ KEY = 'Software\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU'
 
 def sample_entries():
     return [
-        R.RegPolEntry(KEY, 'NoAutoUpdate', R.REG_DWORD, R.encode_value(R.REG_DWORD, 1)),
-        R.RegPolEntry(KEY, 'ScheduledInstallTime', R.REG_DWORD, R.encode_value(R.REG_DWORD, 3)),
-        R.RegPolEntry('Software\\Policies\\Contoso', 'Banner', R.REG_SZ, R.encode_value(R.REG_SZ, 'Grüße, Welt')),
-        R.RegPolEntry('Software\\Policies\\Contoso', 'Path', R.REG_EXPAND_SZ,
-                      R.encode_value(R.REG_EXPAND_SZ, '%SystemRoot%\\Temp')),
-        R.RegPolEntry('Software\\Policies\\Contoso', 'Servers', R.REG_MULTI_SZ,
-                      R.encode_value(R.REG_MULTI_SZ, ['a.example', 'b.example'])),
-        R.RegPolEntry('Software\\Policies\\Contoso', 'Big', R.REG_QWORD, R.encode_value(R.REG_QWORD, 2 ** 40 + 7)),
-        R.RegPolEntry('Software\\Policies\\Contoso', 'Blob', R.REG_BINARY, bytes(range(7))),
-        R.RegPolEntry('Software\\Policies\\Contoso', '', R.REG_SZ, R.encode_value(R.REG_SZ, 'default value')),
-        R.RegPolEntry('Software\\Policies\\Contoso\\Old', '**delvals.', R.REG_SZ, R.encode_value(R.REG_SZ, ' ')),
-        R.RegPolEntry('Software\\Policies\\Contoso', 'Empty', R.REG_NONE, b''),
+        R.RegPolEntry(KEY, 'NoAutoUpdate', F.REG_DWORD, R.encode_value(F.REG_DWORD, 1)),
+        R.RegPolEntry(KEY, 'ScheduledInstallTime', F.REG_DWORD, R.encode_value(F.REG_DWORD, 3)),
+        R.RegPolEntry('Software\\Policies\\Contoso', 'Banner', F.REG_SZ, R.encode_value(F.REG_SZ, 'Grüße, Welt')),
+        R.RegPolEntry('Software\\Policies\\Contoso', 'Path', F.REG_EXPAND_SZ,
+                      R.encode_value(F.REG_EXPAND_SZ, '%SystemRoot%\\Temp')),
+        R.RegPolEntry('Software\\Policies\\Contoso', 'Servers', F.REG_MULTI_SZ,
+                      R.encode_value(F.REG_MULTI_SZ, ['a.example', 'b.example'])),
+        R.RegPolEntry('Software\\Policies\\Contoso', 'Big', F.REG_QWORD, R.encode_value(F.REG_QWORD, 2 ** 40 + 7)),
+        R.RegPolEntry('Software\\Policies\\Contoso', 'Blob', F.REG_BINARY, bytes(range(7))),
+        R.RegPolEntry('Software\\Policies\\Contoso', '', F.REG_SZ, R.encode_value(F.REG_SZ, 'default value')),
+        R.RegPolEntry('Software\\Policies\\Contoso\\Old', '**delvals.', F.REG_SZ, R.encode_value(F.REG_SZ, ' ')),
+        R.RegPolEntry('Software\\Policies\\Contoso', 'Empty', F.REG_NONE, b''),
         R.RegPolEntry('Software\\Policies\\Contoso', 'Odd', 0x12345678, b'\x01\x02\x03'),
     ]
 
@@ -74,7 +75,7 @@ def test_header_only_file_has_no_entries():
 
 
 def test_entry_layout_is_the_documented_grammar():
-    data = R.write([('Software\\P', 'V', R.REG_DWORD, b'\x2a\x00\x00\x00')])
+    data = R.write([('Software\\P', 'V', F.REG_DWORD, b'\x2a\x00\x00\x00')])
     expected = (b'PReg' + struct.pack('<I', 1) + '['.encode('utf-16-le') + 'Software\\P\x00'.encode('utf-16-le')
                 + ';'.encode('utf-16-le') + 'V\x00'.encode('utf-16-le') + ';'.encode('utf-16-le')
                 + struct.pack('<I', 4) + ';'.encode('utf-16-le') + struct.pack('<I', 4) + ';'.encode('utf-16-le')
