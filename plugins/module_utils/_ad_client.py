@@ -33,6 +33,8 @@ import struct
 import tempfile
 import uuid
 
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC
+
 try:
     import ldap3
     from ldap3.core import exceptions as ldap3_exceptions
@@ -65,9 +67,9 @@ DEFAULT_ENCTYPES = 0x1C
 # well-known object GUID of the computers container (GUID_COMPUTERS_CONTAINER_W)
 WKGUID_COMPUTERS = 'AA312825768811D1ADED00C04FD8D5CD'
 # DS_* flags DsGetDcName adds when it returns DNS names
-DS_DNS_CONTROLLER_FLAG = 0x20000000
-DS_DNS_DOMAIN_FLAG = 0x40000000
-DS_DNS_FOREST_FLAG = 0x80000000
+DS_DNS_CONTROLLER_FLAG = DC['DS_DNS_CONTROLLER_FLAG']
+DS_DNS_DOMAIN_FLAG = DC['DS_DNS_DOMAIN_FLAG']
+DS_DNS_FOREST_FLAG = DC['DS_DNS_FOREST_FLAG']
 # NtVer of the LDAP ping: NETLOGON_NT_VERSION_5 | _5EX | _WITH_CLOSEST_SITE (what Windows sends)
 NETLOGON_NT_VERSION_5 = 0x2
 NETLOGON_NT_VERSION_5EX = 0x4

@@ -17,6 +17,26 @@ PROVISION_FLAGS = (
 )
 PROVISION = dict((name, value) for value, name in PROVISION_FLAGS)
 
+# module option -> NETSETUP_PROVISION_* name, one to one
+OPTION_FLAGS = (
+    ('reuse_account', 'NETSETUP_PROVISION_REUSE_ACCOUNT'),
+    ('use_default_password', 'NETSETUP_PROVISION_USE_DEFAULT_PASSWORD'),
+    ('skip_account_search', 'NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH'),
+    ('provision_root_ca_certs', 'NETSETUP_PROVISION_ROOT_CA_CERTS'),
+    ('persistent_site', 'NETSETUP_PROVISION_PERSISTENTSITE'),
+)
+
+
+def provision_flags(**options):
+    """NETSETUP_PROVISION_* value of the options given as booleans (names of OPTION_FLAGS)."""
+    value = 0
+    for option, name in OPTION_FLAGS:
+        if options.pop(option, False):
+            value |= PROVISION[name]
+    if options:
+        raise ValueError('unknown provisioning option(s): %s' % ', '.join(sorted(options)))
+    return value
+
 # DOMAIN_CONTROLLER_INFO Flags (dsgetdc.h)
 DC_FLAGS = (
     (0x00000001, 'DS_PDC_FLAG'),

@@ -47,18 +47,14 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client i
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     atomic_write, file_lock, temp_path_beside)
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC, provision_flags
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
     PART_JOINPROV3, build_package, decode, encode)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import (
     to_base64, to_djoin_file)
 from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
 
-NETSETUP_PROVISION_REUSE_ACCOUNT = 0x2
-NETSETUP_PROVISION_USE_DEFAULT_PASSWORD = 0x4
-NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH = 0x8
-NETSETUP_PROVISION_ROOT_CA_CERTS = 0x10
-NETSETUP_PROVISION_PERSISTENTSITE = 0x20
-DS_WRITABLE_FLAG = 0x100
+DS_WRITABLE_FLAG = DC['DS_WRITABLE_FLAG']
 
 # 64 random characters (~410 bits). At most 64 bytes so that the DC's PBKDF2
 # (Kerberos AES keys) uses it as the HMAC key directly: a longer one costs the DC
@@ -623,18 +619,10 @@ class Provisioner(object):
         return default_password(name) if self.use_default_password else generate_password()
 
     def options_flags(self):
-        flags = 0
-        if self.reuse_account:
-            flags |= NETSETUP_PROVISION_REUSE_ACCOUNT
-        if self.use_default_password:
-            flags |= NETSETUP_PROVISION_USE_DEFAULT_PASSWORD
-        if self.skip_account_search:
-            flags |= NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH
-        if self.provision_root_ca_certs:
-            flags |= NETSETUP_PROVISION_ROOT_CA_CERTS
-        if self.persistent_site:
-            flags |= NETSETUP_PROVISION_PERSISTENTSITE
-        return flags
+        """The NETSETUP_PROVISION_* flags the package records, from this provisioner's options."""
+        return provision_flags(reuse_account=self.reuse_account, use_default_password=self.use_default_password,
+                               skip_account_search=self.skip_account_search,
+                               provision_root_ca_certs=self.provision_root_ca_certs, persistent_site=self.persistent_site)
 
     def _build(self, machine, password):
         di = self.domain_info

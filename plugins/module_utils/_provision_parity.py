@@ -24,7 +24,9 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._machine_quo
     QUOTA_ERROR_NAME, is_quota_error)
 from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import BY_NAME
 from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_operation
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (  # provision_flags: API
+    OPTION_FLAGS, provision_flags,
+)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
     PART_JOINPROV2, JoinProv2Part, PackagePart)
 from ansible_collections.winimage.provisioning.plugins.module_utils._regpol import (
@@ -33,14 +35,6 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._regpol impo
 DS_WRITABLE_FLAG = 0x100
 OPSPI_PERSISTENT_SITE = 0x1
 
-# option name -> NETSETUP_PROVISION_* name (lmjoin.h)
-OPTION_FLAGS = (
-    ('reuse_account', 'NETSETUP_PROVISION_REUSE_ACCOUNT'),
-    ('use_default_password', 'NETSETUP_PROVISION_USE_DEFAULT_PASSWORD'),
-    ('skip_account_search', 'NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH'),
-    ('provision_root_ca_certs', 'NETSETUP_PROVISION_ROOT_CA_CERTS'),
-    ('persistent_site', 'NETSETUP_PROVISION_PERSISTENTSITE'),
-)
 
 # error kinds (ProvisionError / ADError / machine status) -> Windows names
 KIND_NAMES = {
@@ -77,17 +71,6 @@ _WORDS = (
     ('access denied', 'ERROR_ACCESS_DENIED'),
     ('insufficient access', 'ERROR_ACCESS_DENIED'),
 )
-
-
-def provision_flags(**options):
-    """NETSETUP_PROVISION_* value of the options given as booleans (names of OPTION_FLAGS)."""
-    value = 0
-    for option, name in OPTION_FLAGS:
-        if options.pop(option, False):
-            value |= PROVISION[name]
-    if options:
-        raise ValueError('unknown provisioning option(s): %s' % ', '.join(sorted(options)))
-    return value
 
 
 def error_for(kind=None, message=None, name=None):

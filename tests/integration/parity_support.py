@@ -10,7 +10,6 @@ Key Services,CN=Services`` of the configuration partition; a non-admin user
 with the default ms-DS-MachineAccountQuota (10).
 """
 
-import datetime
 import os
 import re
 import secrets
@@ -20,10 +19,6 @@ import subprocess
 import time
 
 import ldap3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _domain_policy as D
 from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
@@ -31,6 +26,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _regp
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_flags as F
 
 import samba_dc as dcmod
+from test_certs_support import make_ca
 
 GPO_NAME = 'Winimage Workstation Baseline'
 EMPTY_GPO_NAME = 'Winimage Empty Policy'
@@ -92,18 +88,6 @@ def create_gpo(dc, name):
     match = re.search(r'created as (\{[0-9A-Fa-f-]{36}\})', output)
     assert match, output
     return match.group(1)
-
-
-def make_ca(name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 class Extras(object):

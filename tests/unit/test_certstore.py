@@ -6,7 +6,6 @@ checked byte for byte against [MS-OSHARED] 2.3.9.1 / 2.3.2.5, and the package
 part against Samba's ``ndrdump``.
 """
 
-import datetime
 import hashlib
 import struct
 import uuid
@@ -14,34 +13,21 @@ import uuid
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 
 import odj_reference
+from test_certs_support import make_ca
 
 needs_ndrdump = pytest.mark.skipif(odj_reference.NDRDUMP is None, reason='ndrdump (samba-testsuite) not installed')
 PASSWORD = 'unit-test-password-' + 'c' * 30
 
 
-def make_ca(name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 @pytest.fixture(scope='module')
 def cas():
-    return [make_ca('Unit Root CA %d' % n) for n in range(3)]
+    return [make_ca('Unit Root CA %d' % n, days=30) for n in range(3)]
 
 
 def element(prop_id, value, encoding=1):
