@@ -37,6 +37,7 @@ def provision_flags(**options):
         raise ValueError('unknown provisioning option(s): %s' % ', '.join(sorted(options)))
     return value
 
+
 # DOMAIN_CONTROLLER_INFO Flags (dsgetdc.h)
 DC_FLAGS = (
     (0x00000001, 'DS_PDC_FLAG'),

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
