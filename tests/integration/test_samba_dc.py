@@ -96,10 +96,7 @@ def test_net_offlinejoin_provision_makes_a_package(samba_dc, net_offlinejoin):
 
 
 def test_net_offlinejoin_package_decodes_with_codec(samba_dc, net_offlinejoin):
-    try:
-        from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-    except ImportError:
-        pytest.skip('codec (_odj_package) not present yet')
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
     raw = net_offlinejoin(samba_dc, 'REFWS03')
     pd = decode(raw)
     win7 = pd.win7
