@@ -34,6 +34,7 @@ import tempfile
 import uuid
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC
+from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import DEFAULT_WINDOW, Pipeline
 
 try:
     import ldap3
@@ -431,11 +432,7 @@ class ADClient(object):
         code = result.get('result')
         if ok or code in allow:
             return code
-        kind = _RESULT_KINDS.get(code, 'error')
-        message = '%s failed: %s (%s)' % (what, result.get('description'), _clean(result.get('message')))
-        if kind == 'access_denied':
-            message = '%s failed: access denied; the account lacks the right (%s)' % (what, _clean(result.get('message')))
-        raise ADError(message, kind, code)
+        raise _result_error(code, result.get('description'), result.get('message'), what)
 
     def search(self, base, flt, scope='subtree', attributes=None, allow_missing=False):
         """Return a list of (dn, raw_attributes) entries (bytes values)."""
@@ -608,6 +605,61 @@ class ADClient(object):
             raise ADError('setting the password of %s failed: %s' % (dn, _clean(str(exc))), 'unreachable')
         self._check(ok, 'setting the password of %s' % dn)
 
+    # -- pipelined batch operations (several requests in flight on this connection) --
+    def pipeline(self, window=DEFAULT_WINDOW):
+        """A Pipeline on this connection; queue requests with the ``queue_*`` methods, then ``run()`` it."""
+        return Pipeline(self.conn, window)
+
+    def queue_create_computer(self, pipe, name, ou_dn, dns_domain, password, callback, enctypes=DEFAULT_ENCTYPES):
+        """Queue the add of create_computer; ``callback(error)`` gets None or an ADError. Returns the DN."""
+        if not self.use_ssl:
+            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
+        dn = self.computer_dn(name, ou_dn)
+
+        def done(reply):
+            if reply.error is not None:
+                callback(_lost(reply, 'creating %s' % dn))
+            elif reply.code == 32:
+                callback(ADError('the OU %s does not exist' % ou_dn, 'not_found', 32))
+            elif reply.code != 0:
+                callback(_result_error(reply.code, reply.description, reply.message,
+                                       'creating the computer account %s' % dn))
+            else:
+                callback(None)
+        pipe.add(dn, self.computer_attributes(name, dns_domain, password, enctypes), done)
+        return dn
+
+    def queue_set_password(self, pipe, dn, password, callback):
+        """Queue the reset of set_password; ``callback(error)`` gets None or an ADError."""
+        if not self.use_ssl:
+            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
+
+        def done(reply):
+            if reply.error is not None:
+                callback(_lost(reply, 'setting the password of %s' % dn))
+            elif reply.code != 0:
+                callback(_result_error(reply.code, reply.description, reply.message, 'setting the password of %s' % dn))
+            else:
+                callback(None)
+        pipe.modify(dn, {'unicodePwd': [(ldap3.MODIFY_REPLACE, [_unicode_pwd(password)])]}, done)
+
+    def queue_find_accounts(self, pipe, base_dn, names, callback, first=False):
+        """Queue find_accounts for up to a hundred names; ``callback(found, error)``: {NAME: Account}, ADError.
+
+        ``first``: ahead of the requests already queued.
+        """
+        flt = '(|%s)' % ''.join('(sAMAccountName=%s$)' % escape_filter_chars(n) for n in names)
+
+        def done(reply):
+            if reply.error is not None:
+                callback({}, _lost(reply, 'LDAP search at %s' % base_dn))
+            elif reply.code != 0:
+                callback({}, _result_error(reply.code, reply.description, reply.message, 'LDAP search at %s' % base_dn))
+            else:
+                accounts = (self._account(dn, raw) for dn, raw in reply.entries)
+                callback({a.name: a for a in accounts}, None)
+        pipe.search(base_dn, flt, self._ACCOUNT_ATTRS, done, first=first)
+
     def update_attributes(self, dn, changes):
         """Replace attributes (dict name -> list of values)."""
         mods = {k: [(ldap3.MODIFY_REPLACE, v if isinstance(v, list) else [v])] for k, v in changes.items()}
@@ -701,6 +753,24 @@ def _kinit_path():
         if directory and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def _result_error(code, description, message, what):
+    """ADError for an LDAP result code other than success."""
+    kind = _RESULT_KINDS.get(code, 'error')
+    text = '%s failed: %s (%s)' % (what, description, _clean(message))
+    if kind == 'access_denied':
+        text = '%s failed: access denied; the account lacks the right (%s)' % (what, _clean(message))
+    return ADError(text, kind, code)
+
+
+def _lost(reply, what):
+    """ADError for a request the DC never answered (the connection failed)."""
+    if reply.sent:
+        return ADError('%s: the connection to the DC failed before it answered (%s); the change may or may not '
+                       'have been made' % (what, _clean(reply.error)), 'unreachable')
+    return ADError('%s: not attempted, the connection to the DC failed (%s)' % (what, _clean(reply.error)),
+                   'not_attempted')
 
 
 def _unicode_pwd(password):

@@ -163,6 +163,12 @@ class MachineQuota(object):
             self.used += 1
             self.created_now += 1
 
+    def release(self):
+        """An account recorded (reserved) was not created after all."""
+        if self.applies and self.created_now:
+            self.used -= 1
+            self.created_now -= 1
+
     def facts(self):
         return {'applies': self.applies, 'quota': self.quota, 'used': self.used if self.applies else None,
                 'remaining': self.remaining, 'created_in_this_run': self.created_now}

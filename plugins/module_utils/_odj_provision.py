@@ -67,6 +67,10 @@ VAULT_SUFFIX = '.vault'
 
 STATUS_FAILED = ('invalid', 'conflict', 'failed')
 
+# LDAP requests outstanding at once on the connection, and new accounts read back per search
+PIPELINE_WINDOW = 16
+READ_BACK_CHUNK = 10
+
 
 def _find_syncfs():
     try:
@@ -169,6 +173,8 @@ class Machine(object):
         self.password = None
         self.error_kind = None
         self.error = None
+        self.write = None
+        self.was_pending = True
 
     def fail(self, status, msg, kind=None):
         self.status = status
@@ -437,20 +443,28 @@ class Provisioner(object):
                     self._pending[machine.name] = {'dn': self.client.computer_dn(machine.name, self.ou_dn)}
             self._save_pending()
         fatal = None
-        to_build = []
+        writes = []
         for machine in machines:
             if fatal is not None:
                 machine.fail('failed', 'not attempted: %s' % fatal)
                 continue
             try:
                 if self._decide(machine, existing.get(machine.name)):
-                    to_build.append(machine)
+                    writes.append(machine)
             except ADError as exc:
                 machine.fail('failed', str(exc), exc.kind)
                 if exc.kind in ('unreachable', 'bad_credentials', 'tls', 'tls_required'):
                     fatal = str(exc)
             except (OSError, ValueError) as exc:
                 machine.fail('failed', '%s: %s' % (machine.name, exc), getattr(exc, 'kind', None) or 'error')
+        if fatal is not None:
+            for machine in writes:
+                self._write_failed(machine, 'not attempted: %s' % fatal, 'failed')
+            writes = []
+        if writes:
+            if self.dest and any(m.write == 'reset' for m in writes):
+                self._save_pending()  # the accounts about to get a new password, before their reset
+            self._write_all(writes)
         if self.dest and not self.check_mode:
             for machine in machines:
                 if machine.name in self._pending and machine.account_action is None \
@@ -458,41 +472,95 @@ class Provisioner(object):
                     # never created (refused, or not attempted); a connection lost during the add may
                     # have left the account behind, so that entry stays for the next run to recognise it
                     del self._pending[machine.name]
-        if to_build:
-            self._build_all(to_build)
-        if self.dest and not self.check_mode:
             self._sync_files()
-            for machine in to_build:
+            for machine in writes:
                 if machine.file_action == 'written':
                     self._pending.pop(machine.name, None)
 
-    def _build_all(self, to_build):
-        """Read the new accounts back with one search, then build and write every package."""
-        created = [m for m in to_build if m.account is None]
-        problem = None
-        if created:
-            try:
-                found = self.client.find_accounts(self.domain_info.base_dn, [m.name for m in created])
-            except ADError as exc:
-                found = {}
-                problem = str(exc)
-            for machine in created:
-                machine.account = found.get(machine.name)
-        for machine in to_build:
-            try:
-                if machine.account is None or machine.account.rid is None:
-                    raise ValueError('the new account cannot be read back%s' % (' (%s)' % problem if problem else ''))
-                raw = encode(self._build(machine, machine.password))
-                if self.dest:
-                    self._write_package(machine, raw)
-                    machine.file_action = 'written'
-                if self.return_package:
-                    machine.package_b64 = to_base64(raw)
-            except (OSError, ValueError) as exc:
-                machine.fail('failed', 'the account %s is %s but its package could not be made or written (%s); '
-                                       'the next run finishes it' % (machine.name, machine.account_action, exc))
-            finally:
-                machine.password = None
+    def _write_all(self, writes):
+        """The LDAP writes of the batch, pipelined on the one connection; each package is made as its reply comes.
+
+        The DC works through the adds and resets back to back (up to ``PIPELINE_WINDOW``
+        requests outstanding) while this side reads new accounts back (one search per
+        ``READ_BACK_CHUNK`` accounts, sent after their adds were answered) and builds
+        and writes their packages.
+        """
+        pipe = self.client.pipeline(PIPELINE_WINDOW)
+        creates = [m for m in writes if m.write == 'create']
+        state = {'left': len(creates), 'waiting': []}
+        kwargs = {} if self.enctypes is None else {'enctypes': self.enctypes}
+
+        def read_back(chunk):
+            def done(found, error):
+                for machine in chunk:
+                    machine.account = found.get(machine.name)
+                    self._finish(machine, error)
+            self.client.queue_find_accounts(pipe, self.domain_info.base_dn, [m.name for m in chunk], done, first=True)
+
+        def created(machine):
+            def done(error):
+                state['left'] -= 1
+                if error is not None:
+                    self._write_failed(machine, str(error), error.kind)
+                else:
+                    machine.account_action = 'created'
+                    machine.status = 'created'
+                    machine.changed = True
+                    machine.msg = 'account created'
+                    state['waiting'].append(machine)
+                if state['waiting'] and (len(state['waiting']) >= READ_BACK_CHUNK or not state['left']):
+                    read_back(state['waiting'])
+                    state['waiting'] = []
+            return done
+
+        def reset(machine):
+            def done(error):
+                if error is not None:
+                    self._write_failed(machine, str(error), error.kind)
+                    return
+                machine.account_action = 'password_reset'
+                machine.status = 'reused'
+                machine.changed = True
+                self._finish(machine, None)
+            return done
+
+        for machine in writes:
+            if machine.write == 'create':
+                self.client.queue_create_computer(pipe, machine.name, self.ou_dn, self.domain_info.dns_domain,
+                                                  machine.password, created(machine), **kwargs)
+            else:
+                self.client.queue_set_password(pipe, machine.account.dn, machine.password, reset(machine))
+        pipe.run()
+
+    def _write_failed(self, machine, message, kind):
+        """The write of machine was refused, or not made; only a lost connection leaves it in doubt."""
+        machine.password = None
+        if machine.write == 'create' and kind != 'unreachable' and self.quota is not None \
+                and hasattr(self.quota, 'release'):
+            self.quota.release()
+        if machine.write == 'reset' and kind != 'unreachable' and not machine.was_pending:
+            self._pending.pop(machine.name, None)  # the password is unchanged: the account is not ours
+        if kind == 'not_attempted':
+            machine.fail('failed', message)
+        else:
+            machine.fail('failed', message, kind)
+
+    def _finish(self, machine, problem):
+        """Build and write the package of an account just created or reset (its password is then forgotten)."""
+        try:
+            if problem is not None or machine.account is None or machine.account.rid is None:
+                raise ValueError('the new account cannot be read back%s' % (' (%s)' % problem if problem else ''))
+            raw = encode(self._build(machine, machine.password))
+            if self.dest:
+                self._write_package(machine, raw)
+                machine.file_action = 'written'
+            if self.return_package:
+                machine.package_b64 = to_base64(raw)
+        except (OSError, ValueError) as exc:
+            machine.fail('failed', 'the account %s is %s but its package could not be made or written (%s); '
+                                   'the next run finishes it' % (machine.name, machine.account_action, exc))
+        finally:
+            machine.password = None
 
     def _existing_package(self, machine, account):
         """(ProvisionData, password, path, note) of the package file of machine, if any."""
@@ -520,7 +588,7 @@ class Provisioner(object):
         return bool(entry) and (entry.get('dn') or '').lower() == account.dn.lower()
 
     def _decide(self, machine, account):
-        """Do the LDAP part for one machine; True when a package must be built for it."""
+        """Decide for one machine; True when it needs an LDAP write (``machine.write``: create or reset)."""
         if account is not None:
             classes = [c.lower() for c in account.object_classes]
             uac = account.user_account_control or 0
@@ -573,13 +641,10 @@ class Provisioner(object):
                     ' (%s)' % note if note else '')
                 return False
             if self.dest:
+                machine.was_pending = machine.name in self._pending
                 self._pending[machine.name] = {'dn': account.dn}
-                self._save_pending()
             machine.password = self._new_password(machine.name)
-            self.client.set_password(account.dn, machine.password)
-            machine.account_action = 'password_reset'
-            machine.status = 'reused'
-            machine.changed = True
+            machine.write = 'reset'
             machine.msg = 'password of the existing account reset' + (' (%s)' % note if note else '')
             return True
         dn = self.client.computer_dn(machine.name, self.ou_dn)
@@ -594,16 +659,9 @@ class Provisioner(object):
             except Exception as exc:  # pylint: disable=broad-except
                 machine.fail('failed', str(exc), 'quota')
                 return False
+            self.quota.record()  # reserved now (the adds are pipelined); released if the add fails
         machine.password = self._new_password(machine.name)
-        kwargs = {} if self.enctypes is None else {'enctypes': self.enctypes}
-        self.client.create_computer(machine.name, self.ou_dn, self.domain_info.dns_domain, machine.password,
-                                    read_back=False, **kwargs)
-        if self.quota is not None:
-            self.quota.record()
-        machine.account_action = 'created'
-        machine.status = 'created'
-        machine.changed = True
-        machine.msg = 'account created'
+        machine.write = 'create'
         return True
 
     def _needs_rewrite(self, path):

@@ -202,6 +202,20 @@ options:
       - Seconds to wait for the DC to connect and to answer.
     type: int
     default: 15
+  execution:
+    description:
+      - Where the work runs when the task runs on the controller itself (C(delegate_to: localhost), a local
+        connection).
+      - V(auto) runs it inside the controller's worker process, with the same option checks, result and
+        censoring of secrets as the module, but without starting a module (a new Python, the module payload and
+        its imports: a few tenths of a second per task). It runs the module instead when the task is on another
+        host, uses C(become), C(async) or an C(environment), or when the controller's Python lacks a library the
+        task needs (C(ldap3); C(gssapi) for Kerberos; C(dnspython) to find the DC).
+      - V(controller) insists on the controller process and fails, saying why, when that is not possible.
+      - V(module) always runs the module.
+    type: str
+    choices: [auto, controller, module]
+    default: auto
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -229,6 +243,10 @@ requirements:
   - cryptography (only for O(vault_password))
   - gssapi and krb5 tools (only for Kerberos)
 notes:
+  - A batch is one LDAPS connection with up to 16 requests in flight (LDAP lets a client send requests without
+    waiting for each answer): the DC works through the adds and password resets back to back while new accounts
+    are read back and their packages written as the answers come. Each password costs the DC a key derivation
+    (PBKDF2 for the AES keys); that, not the round trips, sets the pace.
   - The password is set over LDAPS (C(unicodePwd) in the add or modify request), which needs a DC certificate;
     Active Directory and Samba DCs have one.
   - Machine passwords are 64 random characters (about 410 bits).
@@ -426,23 +444,8 @@ domain:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
-from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
-    ProvisionError, Provisioner, summarize)
-from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import (
-    PartSources, error_for, log_machines, with_name)
-
-
-def _client_kwargs(params, run_command):
-    kwargs = dict(port=params['port'], validate_certs=params['validate_certs'], ca_cert=params['ca_cert'],
-                  timeout=params['timeout'], run_command=run_command)
-    if params['domain_password'] is not None:
-        kwargs.update(auth='simple', username=params['domain_username'], password=params['domain_password'])
-    else:
-        kwargs.update(auth='kerberos', ccache=params['ccache'], keytab=params['keytab'],
-                      principal=params['domain_username'])
-    return kwargs
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision_task import (
+    ARGUMENT_SPEC, SPEC_KWARGS, TaskFailed, execute)
 
 
 def command_runner(module):
@@ -452,146 +455,12 @@ def command_runner(module):
     return run
 
 
-def connect(params, run_command=None):
-    """An ADClient bound to the given DC or to the first discovered one that answers."""
-    kwargs = _client_kwargs(params, run_command)
-    if params['domain_controller']:
-        dc = params['domain_controller']
-        client = _ad_client.ADClient(dc, server_name=dc, **kwargs)
-        return client.connect()
-    candidates = _ad_client.discover_dcs(params['domain'], dns_servers=params['dns_servers'],
-                                         timeout=params['timeout'])
-    errors = []
-    for candidate in candidates:
-        for address in candidate.addresses or [candidate.host]:
-            client = _ad_client.ADClient(address, server_name=candidate.host, **kwargs)
-            try:
-                return client.connect()
-            except _ad_client.ADError as exc:
-                if exc.kind != 'unreachable':
-                    raise
-                errors.append(str(exc))
-    raise _ad_client.ADError('no domain controller of %s answered: %s' % (params['domain'], '; '.join(errors)),
-                             'unreachable')
-
-
-def _fail(module, log, asked, result, message, kind):
-    """Fail the run with the Windows error name of its cause, and log it."""
-    name, code = error_for(kind, message)
-    result.update(error_kind=kind, error_name=name, error_code=code)
-    message = with_name(message, kind, name)
-    warning = log_operation(log, 'provision', asked, message, code if code is not None else 1)
-    if warning:
-        module.warn(warning)
-    module.fail_json(msg=message, **result)
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            domain=dict(type='str', required=True),
-            machines=dict(type='list', elements='str', required=True),
-            machine_account_ou=dict(type='str'),
-            domain_controller=dict(type='str'),
-            dns_servers=dict(type='list', elements='str'),
-            port=dict(type='int', default=636),
-            validate_certs=dict(type='bool', default=True),
-            ca_cert=dict(type='path'),
-            domain_username=dict(type='str'),
-            domain_password=dict(type='str', no_log=True),
-            ccache=dict(type='str'),
-            keytab=dict(type='path', no_log=False),
-            reuse_account=dict(type='bool', default=False),
-            use_default_password=dict(type='bool', default=False, no_log=False),
-            skip_account_search=dict(type='bool', default=False),
-            persistent_site=dict(type='bool', default=False),
-            provision_root_ca_certs=dict(type='bool', default=False),
-            machine_policy_paths=dict(type='list', elements='path', default=[]),
-            machine_policy_names=dict(type='list', elements='str', default=[]),
-            certificate_templates=dict(type='list', elements='str', default=[]),
-            dest=dict(type='path'),
-            package_format=dict(type='str', default='djoin_file', choices=['djoin_file', 'raw', 'base64']),
-            return_package=dict(type='bool', default=False),
-            vault_password=dict(type='str', no_log=True),
-            vault_id=dict(type='str'),
-            netsetup_log=dict(type='path'),
-            timeout=dict(type='int', default=15),
-        ),
-        required_one_of=[('dest', 'return_package')],
-        required_by={'domain_password': 'domain_username', 'keytab': 'domain_username'},
-        mutually_exclusive=[('domain_password', 'ccache'), ('domain_password', 'keytab')],
-        supports_check_mode=True,
-    )
-    params = module.params
-    secrets = [value for value in (params['domain_password'], params['vault_password']) if value]
-    log = None if module.check_mode else log_for(params['netsetup_log'], 'provisioner', program='odj_provision',
-                                                 secrets=secrets)
-    asked = dict(domain=params['domain'], dc=params['domain_controller'] or 'dns-srv',
-                 ou=params['machine_account_ou'] or 'computers-container', machines=','.join(params['machines']))
-    result = dict(changed=False, machines=[], failed_machines=[], counts={})
-    if not _ad_client.HAS_LDAP3:
-        _fail(module, log, asked, result, 'the ldap3 Python package is required on the host running this module',
-              'missing_library')
-    if params['vault_id'] and params['vault_password'] is None:
-        _fail(module, log, asked, result, 'vault_id %s: no vault password for it (give vault_password, or --vault-id '
-              '%s@source to ansible-playbook)' % (params['vault_id'], params['vault_id']), 'options')
-    if params['certificate_templates']:
-        _fail(module, log, asked, result, 'ERROR_NOT_SUPPORTED: certificate_templates (%s) need certificate enrolment '
-              'through Windows (djoin /certtemplate); use winimage.provisioning.win_odj_provision on a Windows host '
-              'for them' % ', '.join(params['certificate_templates']), 'missing_library')
-    client = None
-    machines = []
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **SPEC_KWARGS)
     try:
-        runner = command_runner(module)
-        client = connect(params, runner)
-        sources = None
-        if params['machine_policy_paths'] or params['machine_policy_names'] or params['provision_root_ca_certs'] \
-                or params['persistent_site']:
-            smb = dict(runner=runner, address=client.peer_address or client.server)
-            if params['domain_password'] is not None:
-                smb.update(username=params['domain_username'], password=params['domain_password'])
-            else:
-                smb.update(kerberos=True, ccache=client.ccache)
-            sources = PartSources(policy_paths=params['machine_policy_paths'],
-                                  policy_names=params['machine_policy_names'],
-                                  root_ca_certs=params['provision_root_ca_certs'],
-                                  persistent_site=params['persistent_site'], smb=smb)
-        provisioner = Provisioner(
-            client, params['domain'], machine_account_ou=params['machine_account_ou'],
-            reuse_account=params['reuse_account'], use_default_password=params['use_default_password'],
-            dest=params['dest'], package_format=params['package_format'], return_package=params['return_package'],
-            vault_password=params['vault_password'], vault_id=params['vault_id'], check_mode=module.check_mode,
-            part_sources=sources, skip_account_search=params['skip_account_search'],
-            provision_root_ca_certs=params['provision_root_ca_certs'], persistent_site=params['persistent_site'],
-            error_namer=error_for)
-        machines = provisioner.run(params['machines'])
-        result['domain'] = provisioner.domain_facts()
-        if sources is not None:
-            result['extra_parts'] = dict(sources.facts)
-            for warning in sources.facts.get('warnings', []):
-                module.warn(warning)
-    except (_ad_client.ADError, ProvisionError) as exc:
-        if client is not None:
-            client.close()
-            client = None
-        _fail(module, log, asked, result, str(exc), exc.kind)
-    finally:
-        if client is not None:
-            client.close()
-    summary = summarize(machines, with_package=params['return_package'])
-    result.update(machines=summary['machines'], changed=summary['changed'],
-                  failed_machines=summary['failed_machines'], counts=summary['counts'])
-    if log is not None:
-        for item in summary['machines']:
-            if item.get('package'):
-                log.register_secret(item['package'])  # returned packages never reach the log either
-    for warning in log_machines(log, summary['machines'], asked):
-        module.warn(warning)
-    if module._diff:
-        result['diff'] = summary['diff']
-    if summary['failed_machines']:
-        module.fail_json(msg='%d of %d machines failed: %s' % (len(summary['failed_machines']), len(machines),
-                                                               '; '.join(summary['failure_messages'])), **result)
+        result = execute(module.params, module.check_mode, module._diff, command_runner(module), module.warn)
+    except TaskFailed as exc:
+        module.fail_json(msg=str(exc), **exc.result)
     module.exit_json(**result)
 
 

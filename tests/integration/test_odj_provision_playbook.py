@@ -6,6 +6,10 @@ others are made), the idempotent second run, return_package, check mode with
 diff, DNS SRV discovery, wrong credentials, an unreachable DC, and vault files
 labelled with a vault id given to ansible-playbook, read back with copy and the
 unvault lookup. Then the whole -vvvv output is searched for every secret.
+
+The playbook runs twice: with ``execution: controller`` (the action plugin runs
+the task in the worker process) and ``execution: module`` (the module); every
+test holds for both, and both return the same result.
 """
 
 import base64
@@ -31,12 +35,13 @@ PLAYBOOK = r'''
       domain_username: "{{ dc.admin_user }}@{{ dc.realm }}"
       domain_password: "{{ dc.admin_password }}"
       netsetup_log: "{{ work }}/netsetup.log"
+      execution: "{{ execution }}"
   tasks:
     - name: batch with a bad name
       winimage.provisioning.odj_provision:
         <<: *common
         domain_controller: "{{ dc.ip }}"
-        machines: [PLAY01, bad_name, PLAY02]
+        machines: ["{{ p }}01", bad_name, "{{ p }}02"]
         dest: "{{ work }}/pkgs"
       register: batch
       ignore_errors: true
@@ -45,7 +50,7 @@ PLAYBOOK = r'''
       winimage.provisioning.odj_provision:
         <<: *common
         domain_controller: "{{ dc.ip }}"
-        machines: [PLAY01, PLAY02]
+        machines: ["{{ p }}01", "{{ p }}02"]
         dest: "{{ work }}/pkgs"
       register: again
 
@@ -53,7 +58,7 @@ PLAYBOOK = r'''
       winimage.provisioning.odj_provision:
         <<: *common
         domain_controller: "{{ dc.ip }}"
-        machines: [PLAY01, PLAY03]
+        machines: ["{{ p }}01", "{{ p }}03"]
         dest: "{{ work }}/pkgs"
       check_mode: true
       diff: true
@@ -63,7 +68,7 @@ PLAYBOOK = r'''
       winimage.provisioning.odj_provision:
         <<: *common
         domain_controller: "{{ dc.ip }}"
-        machines: PLAY04
+        machines: "{{ p }}04"
         return_package: true
       register: returned
 
@@ -82,7 +87,8 @@ PLAYBOOK = r'''
         domain_username: "{{ dc.admin_user }}@{{ dc.realm }}"
         domain_password: "{{ dc.admin_password }}"
         netsetup_log: "{{ work }}/netsetup.log"
-        machines: [PLAY05]
+        execution: "{{ execution }}"
+        machines: ["{{ p }}05"]
         dest: "{{ work }}/pkgs"
       register: discovered
 
@@ -91,7 +97,7 @@ PLAYBOOK = r'''
         <<: *common
         domain_controller: "{{ dc.ip }}"
         domain_password: "{{ dc.admin_password }}-wrong"
-        machines: [PLAY06]
+        machines: ["{{ p }}06"]
         dest: "{{ work }}/pkgs"
       register: wrong
       ignore_errors: true
@@ -101,7 +107,7 @@ PLAYBOOK = r'''
         <<: *common
         domain_controller: "{{ unreachable_ip }}"
         timeout: 3
-        machines: [PLAY07]
+        machines: ["{{ p }}07"]
         dest: "{{ work }}/pkgs"
       register: unreachable
       ignore_errors: true
@@ -110,7 +116,7 @@ PLAYBOOK = r'''
       winimage.provisioning.odj_provision:
         <<: *common
         domain_controller: "{{ dc.ip }}"
-        machines: [PLAY08]
+        machines: ["{{ p }}08"]
         dest: "{{ work }}/vaulted"
         package_format: base64
         vault_id: odj
@@ -118,14 +124,14 @@ PLAYBOOK = r'''
 
     - name: the requester reads it back with copy (decrypts)
       ansible.builtin.copy:
-        src: "{{ work }}/vaulted/PLAY08.b64.vault"
-        dest: "{{ work }}/PLAY08.copied.b64"
+        src: "{{ work }}/vaulted/{{ p }}08.b64.vault"
+        dest: "{{ work }}/{{ p }}08.copied.b64"
         mode: "0600"
 
     - name: and with the unvault lookup
       ansible.builtin.copy:
-        content: "{{ lookup('ansible.builtin.unvault', work ~ '/vaulted/PLAY08.b64.vault') | trim }}"
-        dest: "{{ work }}/PLAY08.unvaulted.b64"
+        content: "{{ lookup('ansible.builtin.unvault', work ~ '/vaulted/' ~ p ~ '08.b64.vault') | trim }}"
+        dest: "{{ work }}/{{ p }}08.unvaulted.b64"
         mode: "0600"
       no_log: true
 
@@ -133,32 +139,43 @@ PLAYBOOK = r'''
       winimage.provisioning.odj_provision:
         <<: *common
         domain_controller: "{{ dc.ip }}"
-        machines: [PLAY08]
+        machines: ["{{ p }}08"]
         dest: "{{ work }}/vaulted"
         package_format: base64
         vault_id: odj
       register: vaulted_again
 
+    - name: conflicting options
+      winimage.provisioning.odj_provision:
+        <<: *common
+        ccache: /nonexistent
+        machines: ["{{ p }}09"]
+        dest: "{{ work }}/pkgs"
+      register: bad_option
+      ignore_errors: true
+
     - name: results for the test
       ansible.builtin.copy:
         content: "{{ {'batch': batch, 'again': again, 'checked': checked, 'discovered': discovered,
                       'wrong': wrong, 'unreachable': unreachable, 'vaulted': vaulted,
-                      'vaulted_again': vaulted_again,
+                      'vaulted_again': vaulted_again, 'bad_option': bad_option,
                       'returned_status': returned.machines[0].status} | to_json }}"
         dest: "{{ work }}/results.json"
         mode: "0600"
 '''
 
 
-@pytest.fixture(scope='module')
-def play(samba_dc, tmp_path_factory, collections_root):
-    work = tmp_path_factory.mktemp('odj-play')
+PREFIXES = {'controller': 'PLAYC', 'module': 'PLAYM'}
+
+
+def _run_play(samba_dc, work, collections_root, execution):
     for sub in ('pkgs', 'vaulted'):
         (work / sub).mkdir()
     (work / 'site.yml').write_text(PLAYBOOK)
     vault_secret = 'vault-pass-%s' % os.urandom(8).hex()
     (work / 'vault-pass').write_text(vault_secret + '\n')
-    extra = {'dc': samba_dc.info(), 'work': str(work),
+    prefix = PREFIXES[execution]
+    extra = {'dc': samba_dc.info(), 'work': str(work), 'p': prefix, 'execution': execution,
              'unreachable_ip': '127.0.0.254' if samba_dc.ip != '127.0.0.254' else '127.0.0.253'}
     (work / 'vars.json').write_text(json.dumps(extra))
     os.chmod(str(work / 'vars.json'), 0o600)
@@ -176,7 +193,19 @@ def play(samba_dc, tmp_path_factory, collections_root):
         with open(str(work / 'results.json')) as handle:
             results = json.load(handle)
     return {'rc': proc.returncode, 'output': output, 'results': results, 'work': work, 'vault': vault_secret,
-            'dc': samba_dc}
+            'dc': samba_dc, 'p': prefix, 'execution': execution}
+
+
+@pytest.fixture(scope='module')
+def plays(samba_dc, tmp_path_factory, collections_root):
+    return {execution: _run_play(samba_dc, tmp_path_factory.mktemp('odj-play-%s' % execution), collections_root,
+                                 execution)
+            for execution in ('controller', 'module')}
+
+
+@pytest.fixture(params=['controller', 'module'])
+def play(request, plays):
+    return plays[request.param]
 
 
 def _results(play):
@@ -194,8 +223,8 @@ def test_batch_with_bad_name_fails_listing_it(play):
     assert batch['failed_machines'] == ['bad_name']
     assert 'bad_name' in batch['msg']
     statuses = {m['name']: m['status'] for m in batch['machines']}
-    assert statuses == {'PLAY01': 'created', 'bad_name': 'invalid', 'PLAY02': 'created'}
-    assert os.path.isfile(str(play['work'] / 'pkgs' / 'PLAY01.djoin'))
+    assert statuses == {play['p'] + '01': 'created', 'bad_name': 'invalid', play['p'] + '02': 'created'}
+    assert os.path.isfile(str(play['work'] / 'pkgs' / (play['p'] + '01.djoin')))
 
 
 def test_second_run_is_unchanged(play):
@@ -207,10 +236,11 @@ def test_second_run_is_unchanged(play):
 
 def test_check_mode_and_diff(play):
     checked = _results(play)['checked']
-    assert {m['name']: m['status'] for m in checked['machines']} == {'PLAY01': 'unchanged', 'PLAY03': 'would_create'}
+    assert {m['name']: m['status'] for m in checked['machines']} == {play['p'] + '01': 'unchanged',
+                                                                      play['p'] + '03': 'would_create'}
     assert checked['changed'] is True
-    assert checked['diff']['after']['accounts'] == {'PLAY03': 'created'}
-    assert not os.path.exists(str(play['work'] / 'pkgs' / 'PLAY03.djoin'))
+    assert checked['diff']['after']['accounts'] == {play['p'] + '03': 'created'}
+    assert not os.path.exists(str(play['work'] / 'pkgs' / (play['p'] + '03.djoin')))
 
 
 def test_dns_discovery(play):
@@ -230,17 +260,17 @@ def test_wrong_password_and_unreachable(play):
 def test_vault_id_files_read_back(play):
     results = _results(play)
     work = play['work']
-    path = str(work / 'vaulted' / 'PLAY08.b64.vault')
+    path = str(work / 'vaulted' / (play['p'] + '08.b64.vault'))
     assert results['vaulted']['machines'][0]['path'] == path
     with open(path, 'rb') as handle:
         data = handle.read()
     assert data.startswith(b'$ANSIBLE_VAULT;1.2;AES256;odj\n')
     plain = _vault.decrypt(data, play['vault'])
-    with open(str(work / 'PLAY08.copied.b64'), 'rb') as handle:
+    with open(str(work / (play['p'] + '08.copied.b64')), 'rb') as handle:
         assert handle.read() == plain
-    with open(str(work / 'PLAY08.unvaulted.b64'), 'rb') as handle:
+    with open(str(work / (play['p'] + '08.unvaulted.b64')), 'rb') as handle:
         assert handle.read().strip() == plain.strip()
-    assert decode(plain).win7.machine_name == 'PLAY08'
+    assert decode(plain).win7.machine_name == play['p'] + '08'
     assert results['vaulted_again']['changed'] is False
     assert results['vaulted_again']['machines'][0]['status'] == 'unchanged'
     assert results['returned_status'] == 'created'
@@ -249,7 +279,7 @@ def test_vault_id_files_read_back(play):
 def test_no_secret_in_verbose_output(play):
     output = play['output']
     work = play['work']
-    assert 'PLAY01' in output and 'ESTABLISH LOCAL CONNECTION' in output  # it is the real -vvvv output
+    assert play['p'] + '01' in output and 'ESTABLISH LOCAL CONNECTION' in output  # it is the real -vvvv output
     secrets = [play['dc'].admin_password, play['vault']]
     packages = []
     for name in sorted(os.listdir(str(work / 'pkgs'))):
@@ -258,7 +288,7 @@ def test_no_secret_in_verbose_output(play):
                 packages.append(decode(handle.read()))
     with open(str(work / 'returned.b64')) as handle:
         packages.append(decode(handle.read().strip()))
-    packages.append(decode(_vault.decrypt(open(str(work / 'vaulted' / 'PLAY08.b64.vault'), 'rb').read(),
+    packages.append(decode(_vault.decrypt(open(str(work / 'vaulted' / (play['p'] + '08.b64.vault')), 'rb').read(),
                                           play['vault'])))
     assert len(packages) >= 5
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import encode
@@ -272,5 +302,39 @@ def test_no_secret_in_verbose_output(play):
     assert leaked == [], 'secrets #%s appear in the -vvvv output' % leaked
     with open(str(work / 'netsetup.log')) as handle:
         log = handle.read()
-    assert 'machine=PLAY01' in log and 'NERR_Success' in log
+    assert 'machine=%s01' % play['p'] in log and 'NERR_Success' in log
     assert [index for index, secret in enumerate(secrets) if secret in log] == []
+
+
+def test_where_it_ran(play):
+    """execution=controller ran in the worker process (no module payload); execution=module ran the module."""
+    output = play['output']
+    if play['execution'] == 'controller':
+        assert 'odj_provision: running in the controller process' in output
+        assert 'AnsiballZ_odj_provision.py' not in output
+    else:
+        assert 'odj_provision: running the module (execution=module)' in output
+        assert 'AnsiballZ_odj_provision.py' in output
+
+
+def _shape(value):
+    """The keys and value types of a result, recursively (names and paths differ between the two runs)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items() if k not in ('invocation',)}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return type(value).__name__
+
+
+def test_controller_and_module_return_the_same(plays):
+    module = _results(plays['module'])
+    controller = json.loads(json.dumps(_results(plays['controller'])).replace('PLAYC', 'PLAYM'))
+    for task in ('batch', 'again', 'checked', 'discovered', 'wrong', 'unreachable', 'vaulted', 'vaulted_again'):
+        assert _shape(controller[task]) == _shape(module[task]), task
+        statuses = [[m['status'] for m in r[task].get('machines', [])] for r in (controller, module)]
+        assert statuses[0] == statuses[1], task
+        assert controller[task].get('msg') == module[task].get('msg'), task
+    # options are checked the same way: the module's own argument checks, as AnsibleModule words them
+    for play in plays.values():
+        assert play['results']['bad_option']['failed'] is True
+        assert play['results']['bad_option']['msg'] == 'parameters are mutually exclusive: domain_password|ccache'
