@@ -45,6 +45,7 @@ PLAYBOOK = '''
         machines: "{{ machines }}"
         dest: "{{ dest }}"
         netsetup_log: "{{ dest }}/netsetup.log"
+        execution: "{{ execution }}"
       register: result
     - name: end time
       ansible.builtin.set_fact:
@@ -64,7 +65,7 @@ def collections_root():
     return root
 
 
-def run_module(dc, names, work, root):
+def run_module(dc, names, work, root, execution='auto'):
     dest = os.path.join(work, 'pkgs')
     os.makedirs(dest)
     with open(os.path.join(work, 'site.yml'), 'w') as handle:
@@ -72,7 +73,7 @@ def run_module(dc, names, work, root):
     extra = os.path.join(work, 'vars.json')
     fd = os.open(extra, os.O_WRONLY | os.O_CREAT, 0o600)
     with os.fdopen(fd, 'w') as handle:
-        json.dump({'dc': dc.info(), 'machines': names, 'dest': dest}, handle)
+        json.dump({'dc': dc.info(), 'machines': names, 'dest': dest, 'execution': execution}, handle)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=root, ANSIBLE_LOCALHOST_WARNING='0',
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)
     command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
@@ -136,18 +137,22 @@ def main():
         tag = '%04d' % (int(time.time()) % 10000)
         n = args.count
         ours = ['BM%s%05d' % (tag, i) for i in range(n)]
+        modules = ['BX%s%05d' % (tag, i) for i in range(n)]
         engine = ['BE%s%05d' % (tag, i) for i in range(n)]
         refs = ['BN%s%05d' % (tag, i) for i in range(n)]
         root = collections_root()
-        t_playbook, t_module = run_module(dc, ours, os.path.join(work, 'module'), root)
+        t_playbook, t_task = run_module(dc, ours, os.path.join(work, 'auto'), root)
+        _t_playbook_module, t_module = run_module(dc, modules, os.path.join(work, 'module'), root, 'module')
         t_engine = run_engine(dc, engine, work)
         t_net = run_net(dc, refs)
         print('machines:                                  %d' % n)
         print('net offlinejoin provision x %-4d           %.2f s  (%.1f ms per machine)' % (n, t_net, 1000 * t_net / n))
         print('odj_provision, whole ansible-playbook run  %.2f s  (%.1f ms per machine)' % (t_playbook, 1000 * t_playbook / n))
-        print('odj_provision, the one task                %.2f s  (%.1f ms per machine)' % (t_module, 1000 * t_module / n))
+        print('odj_provision, the one task                %.2f s  (%.1f ms per machine)' % (t_task, 1000 * t_task / n))
+        print('  same task with execution=module          %.2f s  (%.1f ms per machine)' % (t_module, 1000 * t_module / n))
         print('odj_provision engine only (in-process)     %.2f s  (%.1f ms per machine)' % (t_engine, 1000 * t_engine / n))
-        print('ratio net / one task:   %.1fx' % (t_net / t_module))
+        print('ratio net / one task:   %.1fx' % (t_net / t_task))
+        print('ratio net / module:     %.1fx' % (t_net / t_module))
         print('ratio net / playbook:   %.1fx' % (t_net / t_playbook))
         print('ratio net / engine:     %.1fx' % (t_net / t_engine))
         print('goal: >= 10x (one task)')

@@ -7,6 +7,7 @@ Passwords are only compared, never printed.
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -447,3 +448,78 @@ def test_wrong_domain_and_bad_dest_are_refused_before_any_change(samba_dc, clien
         Provisioner(client, samba_dc.dns_domain)
     assert 'nowhere to put the packages' in str(err.value)
     assert _snapshot(samba_dc) == before
+
+
+class _CutAfter(object):
+    """client.pipeline replacement: the TCP connection is cut after the DC answered ``replies`` requests."""
+
+    def __init__(self, client, replies):
+        self.client = client
+        self.replies = replies
+        self.original = client.pipeline
+
+    def __call__(self, window=16):
+        pipe = self.original(window)
+        cutter = self
+        receive = pipe._receive
+
+        def cut_receive():
+            receive()
+            if pipe.sent - len(pipe._outstanding) >= cutter.replies and cutter.replies is not None:
+                cutter.replies = None
+                pipe.conn.socket.shutdown(socket.SHUT_RDWR)
+        pipe._receive = cut_receive
+        return pipe
+
+
+def test_pipeline_answers_every_request_once_when_the_connection_dies(samba_dc, client):
+    from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import Pipeline
+    pipe = Pipeline(client.conn, window=4)
+    replies = {}
+
+    def answer(index):
+        def done(reply):
+            assert index not in replies
+            replies[index] = reply
+            if index == 2:
+                client.conn.socket.shutdown(socket.SHUT_RDWR)
+        return done
+    for index in range(12):
+        pipe.search(samba_dc.base_dn, '(sAMAccountName=Administrator)', ['objectSid'], answer(index), scope='subtree')
+    pipe.run()
+    assert sorted(replies) == list(range(12))
+    assert [replies[i].ok for i in range(3)] == [True] * 3
+    assert all(len(replies[i].entries) == 1 for i in range(3))
+    lost = [replies[i] for i in range(3, 12)]
+    assert all(r.error and not r.ok for r in lost)
+    sent = [r for r in lost if r.sent]
+    assert 1 <= len(sent) <= 4 and not any(r.sent for r in lost[len(sent):])  # in flight, then never sent
+    later = []
+    pipe.search(samba_dc.base_dn, '(objectClass=*)', [], later.append)  # a broken pipeline answers at once
+    assert later and later[0].error and not later[0].sent
+
+
+def test_connection_lost_mid_batch_is_finished_by_next_run(samba_dc, client, dest, tmp_path, monkeypatch):
+    names = ['CUT%02d' % i for i in range(60)]
+    monkeypatch.setattr(client, 'pipeline', _CutAfter(client, 30))
+    machines = machines_of(samba_dc, client, names, dest=dest)
+    statuses = [machines[n].status for n in names]
+    done = [n for n in names if machines[n].status == 'created' and machines[n].path]
+    assert 0 < len(done) < 30 and statuses.count('failed') == len(names) - len(done), statuses
+    in_doubt = [n for n in names if machines[n].error_kind == 'unreachable']
+    never = [n for n in names if machines[n].account_action is None and 'not attempted' in machines[n].msg]
+    assert in_doubt and never and all(n not in never for n in in_doubt)
+    with open(os.path.join(dest, '.odj_provision.pending')) as handle:
+        pending = set(json.load(handle))
+    # accounts made whose package is missing, and adds the DC may have done, stay marked as ours;
+    # adds never sent are not
+    assert pending == set(names) - set(done) - set(never), [(n, machines[n].status, machines[n].error_kind,
+                                                             (machines[n].msg or '')[:50]) for n in names]
+    assert all(ldap_account(samba_dc, n) is None for n in never)
+    again = machines_of(samba_dc, client_for(samba_dc), names, dest=dest)
+    assert set(again[n].status for n in done) == {'unchanged'}
+    assert set(again[n].status for n in never) == {'created'}
+    assert set(again[n].status for n in pending) <= {'reused', 'created'}
+    assert not os.path.exists(os.path.join(dest, '.odj_provision.pending'))
+    for name in (names[0], names[-1], sorted(pending)[0]):
+        assert kinit_ok(samba_dc, name, password_of(again[name].path), tmp_path)
