@@ -64,6 +64,7 @@ class TaskFailed(Exception):
         super(TaskFailed, self).__init__(message)
         self.result = result
 
+
 def _client_kwargs(params, run_command):
     kwargs = dict(port=params['port'], validate_certs=params['validate_certs'], ca_cert=params['ca_cert'],
                   timeout=params['timeout'], run_command=run_command)
@@ -184,4 +185,3 @@ def execute(params, check_mode, diff, run_command, warn):
         raise TaskFailed('%d of %d machines failed: %s' % (len(summary['failed_machines']), len(machines),
                                                            '; '.join(summary['failure_messages'])), result)
     return result
-

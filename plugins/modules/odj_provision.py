@@ -204,11 +204,11 @@ options:
     default: 15
   execution:
     description:
-      - Where the work runs when the task runs on the controller itself (C(delegate_to: localhost), a local
-        connection).
+      - "Where the work runs when the task runs on the controller itself (C(delegate_to: localhost), a local
+        connection)."
       - V(auto) runs it inside the controller's worker process, with the same option checks, result and
         censoring of secrets as the module, but without starting a module (a new Python, the module payload and
-        its imports: a few tenths of a second per task). It runs the module instead when the task is on another
+        its imports, a few tenths of a second per task). It runs the module instead when the task is on another
         host, uses C(become), C(async) or an C(environment), or when the controller's Python lacks a library the
         task needs (C(ldap3); C(gssapi) for Kerberos; C(dnspython) to find the DC).
       - V(controller) insists on the controller process and fails, saying why, when that is not possible.
@@ -244,9 +244,9 @@ requirements:
   - gssapi and krb5 tools (only for Kerberos)
 notes:
   - A batch is one LDAPS connection with up to 16 requests in flight (LDAP lets a client send requests without
-    waiting for each answer): the DC works through the adds and password resets back to back while new accounts
+    waiting for each answer); the DC works through the adds and password resets back to back while new accounts
     are read back and their packages written as the answers come. Each password costs the DC a key derivation
-    (PBKDF2 for the AES keys); that, not the round trips, sets the pace.
+    (PBKDF2 for the AES keys), and that, not the round trips, sets the pace.
   - The password is set over LDAPS (C(unicodePwd) in the add or modify request), which needs a DC certificate;
     Active Directory and Samba DCs have one.
   - Machine passwords are 64 random characters (about 410 bits).

@@ -236,8 +236,8 @@ def test_second_run_is_unchanged(play):
 
 def test_check_mode_and_diff(play):
     checked = _results(play)['checked']
-    assert {m['name']: m['status'] for m in checked['machines']} == {play['p'] + '01': 'unchanged',
-                                                                      play['p'] + '03': 'would_create'}
+    statuses = {m['name']: m['status'] for m in checked['machines']}
+    assert statuses == {play['p'] + '01': 'unchanged', play['p'] + '03': 'would_create'}
     assert checked['changed'] is True
     assert checked['diff']['after']['accounts'] == {play['p'] + '03': 'created'}
     assert not os.path.exists(str(play['work'] / 'pkgs' / (play['p'] + '03.djoin')))
