@@ -35,7 +35,6 @@ callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import os
 import re
@@ -74,7 +73,8 @@ READ_BACK_CHUNK = 10
 
 def _find_syncfs():
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        # the C library this process already has loaded (find_library would run ldconfig at every import)
+        libc = ctypes.CDLL(None, use_errno=True)
         func = libc.syncfs
     except (OSError, AttributeError):
         return None

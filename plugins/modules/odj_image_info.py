@@ -25,19 +25,11 @@ description:
 author:
   - winimage.provisioning contributors (@winimage)
 requirements:
-  - libhivex0 (C(libhivex.so.0)) on the target
   - regipy Python package on the target
-  - wimtools (C(wimlib-imagex)) for C(.wim) images
+extends_documentation_fragment:
+  - winimage.provisioning.image
+  - winimage.provisioning.attributes.read_only
 options:
-  image:
-    description:
-      - A folder that holds C(Windows/), or a C(.wim) file.
-      - Exactly one of O(image) and O(images) is required.
-    type: path
-  image_index:
-    description:
-      - For a C(.wim), the image to read, by number (from 1) or by name. Required when it holds more than one image.
-    type: str
   images:
     description:
       - Many images to read in one run, each with O(images[].image) and optionally O(images[].image_index).
@@ -53,18 +45,6 @@ options:
         description:
           - For a C(.wim), the image to read, by number (from 1) or by name.
         type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module never changes anything.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 seealso:
   - module: winimage.provisioning.odj_install
 '''

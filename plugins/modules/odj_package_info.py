@@ -22,6 +22,8 @@ description:
     RV(encrypted) is V(true) and RV(parts) is empty.
 author:
   - winimage.provisioning contributors (@winimage)
+extends_documentation_fragment:
+  - winimage.provisioning.attributes.read_only
 options:
   path:
     description:
@@ -34,18 +36,6 @@ options:
       - It carries the machine password in clear text, so it is never logged.
       - Mutually exclusive with O(path).
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 seealso:
   - module: winimage.provisioning.odj_provision
   - module: winimage.provisioning.odj_install

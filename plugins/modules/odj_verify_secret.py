@@ -24,18 +24,10 @@ author:
   - winimage.provisioning contributors (@winimage)
 requirements:
   - ldap3 Python package on the target
-  - libhivex0 (C(libhivex.so.0)) on the target
-  - wimtools (C(wimlib-imagex)) for C(.wim) images
+extends_documentation_fragment:
+  - winimage.provisioning.image
+  - winimage.provisioning.attributes.read_only
 options:
-  image:
-    description:
-      - A folder that holds C(Windows/), or a C(.wim) file.
-      - Exactly one of O(image) and O(images) is required.
-    type: path
-  image_index:
-    description:
-      - For a C(.wim), the image to read, by number (from 1) or by name. Required when it holds more than one image.
-    type: str
   images:
     description:
       - Check many images in one task (a whole fleet), instead of O(image).
@@ -99,18 +91,6 @@ options:
       - Default C(/var/log/winimage-provisioning/netsetup.log). An empty string turns it off.
       - Nothing is logged in check mode. A log that cannot be written gives a warning, never a failure.
     type: path
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module never changes anything; it runs in check mode too.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - The bind is an LDAP simple bind over TLS as C(NETBIOS\\NAME$); the password travels only inside TLS.
 seealso:
