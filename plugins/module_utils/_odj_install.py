@@ -434,7 +434,7 @@ ITEM_OPTIONS = ('image_index', 'method', 'unattend_pass', 'architecture', 'backu
                 'skip_unsupported_parts')
 
 
-def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, hide=None):
+def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, hide=None, vault_password=None):
     """Install each item (dict: package or data, image, and the options of install) in turn.
 
     Every image is opened, locked, written atomically and verified on its own, as install() does; one failing
@@ -442,6 +442,7 @@ def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, 
     that item, so the caller can keep it out of every output. Returns (results, diffs, warnings), results in the
     order of items: image, image_index, machine, domain, method, changed, failed, error and what install() reports
     about where it wrote (control_set, hive, unattend, architecture, backup_file, skipped_parts).
+    vault_password is the default of the items' own vault_password.
     """
     results, diffs, warnings = [], [], []
     for number, item in enumerate(items, start=1):
@@ -449,7 +450,7 @@ def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, 
                  'method': item.get('method') or DEFAULTS['method'], 'changed': False, 'failed': False, 'error': None}
         try:
             raw, pd = load_package(data=item.get('data'), path=item.get('package'),
-                                   vault_password=item.get('vault_password'))
+                                   vault_password=item.get('vault_password') or vault_password)
             secret = package_secret(pd)
             if secret and hide is not None:
                 hide(secret)

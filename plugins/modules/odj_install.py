@@ -145,7 +145,8 @@ options:
         type: str
       vault_password:
         description:
-          - The Ansible Vault password of this entry's package, as O(vault_password). Never logged.
+          - The Ansible Vault password of this entry's package. Never logged.
+          - Default is O(vault_password).
         type: str
       image:
         description:
@@ -459,7 +460,7 @@ def run_batch(module):
 
     results, diffs, warnings = install_batch(
         params['installs'], check_mode=module.check_mode, lock_timeout=float(params['lock_timeout']),
-        run_command=module_runner(module), hide=hide)
+        run_command=module_runner(module), hide=hide, vault_password=params['vault_password'])
     for warning in warnings:
         module.warn(warning)
     for r in results:
