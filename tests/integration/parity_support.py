@@ -10,6 +10,7 @@ Key Services,CN=Services`` of the configuration partition; a non-admin user
 with the default ms-DS-MachineAccountQuota (10).
 """
 
+import json
 import os
 import re
 import secrets
@@ -141,6 +142,21 @@ def domain_extras_for(dc, tmp_path_factory):
     return extras
 
 
+def _other_throwaway_dcs(exclude):
+    """'ip (dir)' of the other live throwaway DCs registered on this host."""
+    found = []
+    registry = dcmod.REGISTRY
+    for ip in sorted(os.listdir(registry)) if os.path.isdir(registry) else []:
+        if ip.startswith('.') or ip in exclude or not dcmod._reserved(ip):  # pylint: disable=protected-access
+            continue
+        try:
+            with open(os.path.join(registry, ip)) as handle:
+                found.append('%s (%s)' % (ip, json.load(handle).get('dir')))
+        except (OSError, ValueError):
+            found.append(ip)
+    return found
+
+
 class ReadOnlyDC(object):
     """A Samba RODC joined to dc (``samba-tool domain join ... RODC``), on its own 127.0.0.N, in directory.
 
@@ -206,7 +222,11 @@ class ReadOnlyDC(object):
             if self._bind_works():
                 return self
             time.sleep(2)
-        raise RuntimeError('the RODC did not accept an LDAPS bind within %ds' % timeout)
+        others = _other_throwaway_dcs((self.ip, self.dc.ip))
+        raise RuntimeError('the RODC did not accept an LDAPS bind within %ds%s' % (timeout, (
+            '; other throwaway DCs run on this host (%s): an RODC may look for its writable DC among them (same '
+            'realm and names) - stop them (samba_dc.py stop --dir DIR) and run again' % ', '.join(others))
+            if others else ''))
 
     def _bind_works(self):
         """An RODC forwards the admin's simple bind to the writable DC; it takes a while after start."""
