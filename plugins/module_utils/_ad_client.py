@@ -25,6 +25,7 @@ Kerberos goes through the system GSSAPI library.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import os
 import re
 import socket
@@ -690,6 +691,29 @@ class ADClient(object):
         if sam_account_name and realm and self.run_command is not None and _kinit_path():
             return self._verify_kerberos(sam_account_name, realm, kdc or self.peer_address or self.server, password)
         return self._verify_bind(account_dn, password)
+
+    def verify_passwords(self, checks, workers=8):
+        """verify_password for many accounts: a list of True, False or ADError, in the order of checks.
+
+        checks: (account_dn, password, sam_account_name, realm) tuples. The Kerberos
+        exchanges are independent, so up to ``workers`` run at once; the LDAP-bind
+        fallback has one connection and runs them one by one.
+        """
+        def one(check):
+            try:
+                return self.verify_password(*check)
+            except ADError as exc:
+                return exc
+        checks = list(checks)
+        kerberos = self.run_command is not None and _kinit_path()
+        if not kerberos or len(checks) < 2 or workers < 2:
+            return [one(check) for check in checks]
+        for _dn, _password, sam, realm in checks:
+            if sam and realm:
+                self._krb5_conf(realm.upper(), self.peer_address or self.server)  # made once, before the threads
+                break
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, checks))
 
     def _krb5_conf(self, realm, kdc):
         if self._tmpdir is None:

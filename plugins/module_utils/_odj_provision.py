@@ -236,6 +236,8 @@ class Provisioner(object):
         self.ou_dn = None
         self._pending = {}
         self._unsynced = False
+        self._found = {}
+        self._checked = {}
 
     # -- paths ---------------------------------------------------------
     def package_path(self, name):
@@ -442,6 +444,7 @@ class Provisioner(object):
                 if machine.name not in existing:
                     self._pending[machine.name] = {'dn': self.client.computer_dn(machine.name, self.ou_dn)}
             self._save_pending()
+        self._verify_all(machines, existing)
         fatal = None
         writes = []
         for machine in machines:
@@ -582,6 +585,35 @@ class Provisioner(object):
             return pd, win7.machine_password, path, None
         return None, None, None, None
 
+    @staticmethod
+    def _not_workstation(account):
+        classes = [c.lower() for c in account.object_classes]
+        uac = account.user_account_control or 0
+        return 'computer' not in classes or uac & UF_SERVER_TRUST_ACCOUNT or not uac & UF_WORKSTATION_TRUST_ACCOUNT
+
+    def _verify_all(self, machines, existing):
+        """Read the existing packages and try their passwords, all at once (independent Kerberos exchanges).
+
+        _decide then uses the outcomes; check mode tries no password.
+        """
+        self._found = {}
+        self._checked = {}
+        if self.check_mode or not self.dest:
+            return
+        todo = []
+        for machine in machines:
+            account = existing.get(machine.name)
+            if account is None or self._not_workstation(account):
+                continue
+            found = self._existing_package(machine, account)
+            self._found[machine.name] = found
+            if found[0] is not None:
+                todo.append((machine.name, (account.dn, found[1], account.sam_account_name,
+                                            self.domain_info.dns_domain.upper())))
+        if todo:
+            outcomes = self.client.verify_passwords([check for _name, check in todo])
+            self._checked = dict((name, outcome) for (name, _check), outcome in zip(todo, outcomes))
+
     def _ours(self, machine, account):
         """True when the pending marker of an earlier run names this account."""
         entry = self._pending.get(machine.name) if self.dest else None
@@ -590,14 +622,13 @@ class Provisioner(object):
     def _decide(self, machine, account):
         """Decide for one machine; True when it needs an LDAP write (``machine.write``: create or reset)."""
         if account is not None:
-            classes = [c.lower() for c in account.object_classes]
-            uac = account.user_account_control or 0
-            if 'computer' not in classes or uac & UF_SERVER_TRUST_ACCOUNT or not uac & UF_WORKSTATION_TRUST_ACCOUNT:
+            if self._not_workstation(account):
                 machine.account = account
                 machine.fail('conflict', '%s$ exists at %s and is not a workstation account; it cannot be used'
                              % (machine.name, account.dn))
                 return False
-        pd, password, path, note = self._existing_package(machine, account)
+        found = self._found.get(machine.name)
+        pd, password, path, note = found if found is not None else self._existing_package(machine, account)
         stale = False
         if account is not None and pd is not None:
             machine.account = account
@@ -609,8 +640,14 @@ class Provisioner(object):
                 if self.return_package:
                     machine.package_b64 = to_base64(encode(pd))
                 return False
-            if self.client.verify_password(account.dn, password, account.sam_account_name,
-                                           self.domain_info.dns_domain.upper()):
+            if machine.name in self._checked:
+                verified = self._checked.pop(machine.name)
+                if isinstance(verified, ADError):
+                    raise verified
+            else:
+                verified = self.client.verify_password(account.dn, password, account.sam_account_name,
+                                                       self.domain_info.dns_domain.upper())
+            if verified:
                 machine.verified = True
                 self._pending.pop(machine.name, None)
                 raw = encode(pd)

@@ -252,7 +252,8 @@ notes:
   - Machine passwords are 64 random characters (about 410 bits).
   - The password in an existing package is checked with a Kerberos AS exchange (C(kinit), a temporary
     C(krb5.conf) naming the DC used, an in-memory cache) because a DC accepts the previous password of an
-    account in LDAP binds for a while after a reset. Without C(kinit) the module falls back to such a bind.
+    account in LDAP binds for a while after a reset. The exchanges of a batch are independent and run up to
+    eight at a time. Without C(kinit) the module falls back to such a bind.
   - Errors name the problem - bad credentials, DC unreachable, OU missing, no right to create computers, invalid
     name - and never contain a password.
   - Failures carry the name and number Windows uses for them (RV(machines[].error), RV(error_name)), for example

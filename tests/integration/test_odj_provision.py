@@ -287,6 +287,23 @@ def test_stale_package_is_renewed(samba_dc, client, dest, tmp_path):
     assert kinit_ok(samba_dc, 'STALE01', new, tmp_path)
 
 
+def test_second_run_of_a_batch_tries_every_password_and_renews_only_the_stale(samba_dc, client, dest, tmp_path):
+    """The passwords of a batch are tried concurrently; each outcome must land on its own machine."""
+    names = ['MIXED%02d' % i for i in range(8)]
+    first = machines_of(samba_dc, client, names, dest=dest)
+    before = dict((n, password_of(first[n].path)) for n in names)
+    stale = [names[1], names[6]]
+    for name in stale:
+        client.set_password(first[name].account.dn, 'Other-Passw0rd-%s' % name)
+    again = machines_of(samba_dc, client, names, dest=dest)
+    assert {n: (again[n].status, again[n].verified) for n in names} == dict(
+        (n, ('reused', False) if n in stale else ('unchanged', True)) for n in names)
+    renewed = dict((n, password_of(again[n].path) != before[n]) for n in names)  # bools: no secret in the report
+    assert renewed == dict((n, n in stale) for n in names)
+    for name in names:
+        assert kinit_ok(samba_dc, name, password_of(again[name].path), tmp_path)
+
+
 def test_half_made_account_is_finished_by_next_run(samba_dc, client, dest, tmp_path):
     blocker = os.path.join(dest, 'HALF01.djoin')
     os.mkdir(blocker)  # the file cannot be written: a directory is in the way
