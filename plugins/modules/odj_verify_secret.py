@@ -30,7 +30,7 @@ extends_documentation_fragment:
 options:
   images:
     description:
-      - Check many images in one task (a whole fleet), instead of O(image).
+      - Check many images in one task (a whole fleet), instead of O(image). Up to four images are checked at a time.
       - The module fails when any image fails, listing every failed one; RV(results) holds each image's outcome.
     type: list
     elements: dict
@@ -176,6 +176,7 @@ image:
   sample: {type: folder, path: /srv/images/kiosk07}
 '''
 
+import concurrent.futures
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -197,6 +198,9 @@ STATUS_LOGON_FAILURE = code_of('ERROR_LOGON_FAILURE')            # the secret do
 STATUS_NO_SUCH_DOMAIN = code_of('ERROR_NO_SUCH_DOMAIN')          # no DC could be reached
 STATUS_INVALID_PARAMETER = code_of('ERROR_INVALID_PARAMETER')    # the image is for another machine or domain
 STATUS_NO_JOIN = code_of('NERR_NoOfflineJoinInfo')               # the image carries no usable join state
+
+# images of a batch checked at once
+BATCH_WORKERS = 4
 
 
 def _log(module, log, result):
@@ -305,9 +309,13 @@ def main():
         if msg:
             module.fail_json(msg=msg, changed=False, **result)
         module.exit_json(changed=False, **result)
+    # images are independent (each its own read and its own TLS connection and bind): a few at a time
+    runner = module_runner(module)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=BATCH_WORKERS) as pool:
+        checked = list(pool.map(lambda entry: _verify(entry, params, runner, log), params['images']))
     results = []
-    for entry in params['images']:
-        one = _log(module, log, _verify(entry, params, module_runner(module), log))
+    for entry, one in zip(params['images'], checked):
+        one = _log(module, log, one)
         if entry.get('machine_name') and not one.get('machine_name'):
             one['machine_name'] = entry['machine_name'].upper()
         results.append(one)
