@@ -541,15 +541,10 @@ class ADClient(object):
         names = list(names)
         for start in range(0, len(names), chunk):
             part = names[start:start + chunk]
-            flt = '(|%s)' % ''.join('(sAMAccountName=%s$)' % escape_filter_chars(n) for n in part)
-            for dn, raw in self.search(base_dn, flt, 'subtree', self._ACCOUNT_ATTRS):
+            for dn, raw in self.search(base_dn, _accounts_filter(part), 'subtree', self._ACCOUNT_ATTRS):
                 account = self._account(dn, raw)
                 found[account.name] = account
         return found
-
-    def read_account(self, dn):
-        entries = self.search(dn, '(objectClass=*)', 'base', self._ACCOUNT_ATTRS, allow_missing=True)
-        return self._account(entries[0][0], entries[0][1]) if entries else None
 
     @staticmethod
     def computer_attributes(name, dns_domain, password=None, enctypes=DEFAULT_ENCTYPES):
@@ -573,38 +568,14 @@ class ADClient(object):
     def computer_dn(self, name, ou_dn):
         return 'CN=%s,%s' % (_escape_dn_value(name.upper()), ou_dn)
 
-    def create_computer(self, name, ou_dn, dns_domain, password, enctypes=DEFAULT_ENCTYPES, read_back=True):
-        """Add the account with its password in one (TLS-protected) request; return the Account
-
-        (or the DN with read_back=False: a batch reads all new accounts back with one search).
-        """
-        if not self.use_ssl:
-            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
-        dn = self.computer_dn(name, ou_dn)
-        try:
-            ok = self.conn.add(dn, attributes=self.computer_attributes(name, dns_domain, password, enctypes))
-        except ldap3_exceptions.LDAPException as exc:
-            raise ADError('creating %s failed: %s' % (dn, _clean(str(exc))), 'unreachable')
-        result = self.conn.result or {}
-        if not ok and result.get('result') == 32:
-            raise ADError('the OU %s does not exist' % ou_dn, 'not_found', 32)
-        self._check(ok, 'creating the computer account %s' % dn)
-        if not read_back:
-            return dn
-        account = self.read_account(dn)
-        if account is None:
-            raise ADError('the account %s was created but cannot be read back' % dn, 'protocol')
-        return account
-
     def set_password(self, dn, password):
-        """Administrative reset of unicodePwd over the TLS connection."""
-        if not self.use_ssl:
-            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
-        try:
-            ok = self.conn.modify(dn, {'unicodePwd': [(ldap3.MODIFY_REPLACE, [_unicode_pwd(password)])]})
-        except ldap3_exceptions.LDAPException as exc:
-            raise ADError('setting the password of %s failed: %s' % (dn, _clean(str(exc))), 'unreachable')
-        self._check(ok, 'setting the password of %s' % dn)
+        """Administrative reset of unicodePwd over the TLS connection (a pipeline of one queue_set_password)."""
+        errors = []
+        pipe = self.pipeline(1)
+        self.queue_set_password(pipe, dn, password, errors.append)
+        pipe.run()
+        if errors[0] is not None:
+            raise errors[0]
 
     # -- pipelined batch operations (several requests in flight on this connection) --
     def pipeline(self, window=DEFAULT_WINDOW):
@@ -612,7 +583,10 @@ class ADClient(object):
         return Pipeline(self.conn, window)
 
     def queue_create_computer(self, pipe, name, ou_dn, dns_domain, password, callback, enctypes=DEFAULT_ENCTYPES):
-        """Queue the add of create_computer; ``callback(error)`` gets None or an ADError. Returns the DN."""
+        """Queue the add of a new computer account with its password (computer_attributes) in the same request.
+
+        ``callback(error)`` gets None or an ADError. Returns the DN.
+        """
         if not self.use_ssl:
             raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
         dn = self.computer_dn(name, ou_dn)
@@ -631,7 +605,7 @@ class ADClient(object):
         return dn
 
     def queue_set_password(self, pipe, dn, password, callback):
-        """Queue the reset of set_password; ``callback(error)`` gets None or an ADError."""
+        """Queue an administrative reset of unicodePwd; ``callback(error)`` gets None or an ADError."""
         if not self.use_ssl:
             raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
 
@@ -649,8 +623,6 @@ class ADClient(object):
 
         ``first``: ahead of the requests already queued.
         """
-        flt = '(|%s)' % ''.join('(sAMAccountName=%s$)' % escape_filter_chars(n) for n in names)
-
         def done(reply):
             if reply.error is not None:
                 callback({}, _lost(reply, 'LDAP search at %s' % base_dn))
@@ -659,23 +631,7 @@ class ADClient(object):
             else:
                 accounts = (self._account(dn, raw) for dn, raw in reply.entries)
                 callback({a.name: a for a in accounts}, None)
-        pipe.search(base_dn, flt, self._ACCOUNT_ATTRS, done, first=first)
-
-    def update_attributes(self, dn, changes):
-        """Replace attributes (dict name -> list of values)."""
-        mods = {k: [(ldap3.MODIFY_REPLACE, v if isinstance(v, list) else [v])] for k, v in changes.items()}
-        try:
-            ok = self.conn.modify(dn, mods)
-        except ldap3_exceptions.LDAPException as exc:
-            raise ADError('updating %s failed: %s' % (dn, _clean(str(exc))), 'unreachable')
-        self._check(ok, 'updating %s' % dn)
-
-    def delete(self, dn):
-        try:
-            ok = self.conn.delete(dn)
-        except ldap3_exceptions.LDAPException as exc:
-            raise ADError('deleting %s failed: %s' % (dn, _clean(str(exc))), 'unreachable')
-        self._check(ok, 'deleting %s' % dn, allow=(0, 32))
+        pipe.search(base_dn, _accounts_filter(names), self._ACCOUNT_ATTRS, done, first=first)
 
     def verify_password(self, account_dn, password, sam_account_name=None, realm=None, kdc=None):
         """True when password is the account's current password.
@@ -777,6 +733,11 @@ def _kinit_path():
         if directory and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def _accounts_filter(names):
+    """LDAP filter for the accounts NAME$ of names."""
+    return '(|%s)' % ''.join('(sAMAccountName=%s$)' % escape_filter_chars(n) for n in names)
 
 
 def _result_error(code, description, message, what):

@@ -46,6 +46,28 @@ _LIB = None
 _LIBC = None
 
 
+def _signatures():
+    """Argument and result types of the libhivex functions used (hivex(3))."""
+    size_t, vp, cint, cstr = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
+    return {
+        'hivex_open': ([cstr, cint], vp),
+        'hivex_close': ([vp], cint),
+        'hivex_root': ([vp], size_t),
+        'hivex_node_name': ([vp, size_t], vp),
+        'hivex_node_children': ([vp, size_t], ctypes.POINTER(size_t)),
+        'hivex_node_get_child': ([vp, size_t, cstr], size_t),
+        'hivex_node_parent': ([vp, size_t], size_t),
+        'hivex_node_values': ([vp, size_t], ctypes.POINTER(size_t)),
+        'hivex_node_get_value': ([vp, size_t, cstr], size_t),
+        'hivex_value_key': ([vp, size_t], vp),
+        'hivex_value_value': ([vp, size_t, ctypes.POINTER(cint), ctypes.POINTER(size_t)], vp),
+        'hivex_commit': ([vp, cstr, cint], cint),
+        'hivex_node_add_child': ([vp, size_t, cstr], size_t),
+        'hivex_node_delete_child': ([vp, size_t], cint),
+        'hivex_node_set_value': ([vp, size_t, ctypes.POINTER(_SetValue), cint], cint),
+    }
+
+
 def _lib():
     global _LIB, _LIBC
     if _LIB is not None:
@@ -63,40 +85,12 @@ def _lib():
             last = exc
     else:
         raise HivexError('libhivex (libhivex.so.0, Debian package libhivex0) could not be loaded: %s' % last)
-    size_t = ctypes.c_size_t
-    vp = ctypes.c_void_p
-    lib.hivex_open.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    lib.hivex_open.restype = vp
-    lib.hivex_close.argtypes = [vp]
-    lib.hivex_close.restype = ctypes.c_int
-    lib.hivex_root.argtypes = [vp]
-    lib.hivex_root.restype = size_t
-    lib.hivex_node_name.argtypes = [vp, size_t]
-    lib.hivex_node_name.restype = vp
-    lib.hivex_node_children.argtypes = [vp, size_t]
-    lib.hivex_node_children.restype = ctypes.POINTER(size_t)
-    lib.hivex_node_get_child.argtypes = [vp, size_t, ctypes.c_char_p]
-    lib.hivex_node_get_child.restype = size_t
-    lib.hivex_node_parent.argtypes = [vp, size_t]
-    lib.hivex_node_parent.restype = size_t
-    lib.hivex_node_values.argtypes = [vp, size_t]
-    lib.hivex_node_values.restype = ctypes.POINTER(size_t)
-    lib.hivex_node_get_value.argtypes = [vp, size_t, ctypes.c_char_p]
-    lib.hivex_node_get_value.restype = size_t
-    lib.hivex_value_key.argtypes = [vp, size_t]
-    lib.hivex_value_key.restype = vp
-    lib.hivex_value_value.argtypes = [vp, size_t, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(size_t)]
-    lib.hivex_value_value.restype = vp
-    lib.hivex_commit.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
-    lib.hivex_commit.restype = ctypes.c_int
-    lib.hivex_node_add_child.argtypes = [vp, size_t, ctypes.c_char_p]
-    lib.hivex_node_add_child.restype = size_t
-    lib.hivex_node_delete_child.argtypes = [vp, size_t]
-    lib.hivex_node_delete_child.restype = ctypes.c_int
-    lib.hivex_node_set_value.argtypes = [vp, size_t, ctypes.POINTER(_SetValue), ctypes.c_int]
-    lib.hivex_node_set_value.restype = ctypes.c_int
-    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-    libc.free.argtypes = [vp]
+    for name, (argtypes, restype) in _signatures().items():
+        func = getattr(lib, name)
+        func.argtypes = argtypes
+        func.restype = restype
+    libc = ctypes.CDLL(None)  # the C library already loaded (libhivex's malloc is its malloc)
+    libc.free.argtypes = [ctypes.c_void_p]
     libc.free.restype = None
     _LIB, _LIBC = lib, libc
     return lib

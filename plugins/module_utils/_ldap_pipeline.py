@@ -30,9 +30,8 @@ try:
     from ldap3.operation.modify import modify_operation
     from ldap3.operation.search import search_operation
     from ldap3.utils.asn1 import decode_message_fast
-    HAS_LDAP3 = True
-except ImportError:  # pragma: no cover - the callers check HAS_LDAP3 of _ad_client first
-    HAS_LDAP3 = False
+except ImportError:  # pragma: no cover - _ad_client.HAS_LDAP3 reports it before any pipeline is made
+    pass
 
 DEFAULT_WINDOW = 16
 _SCOPES = {'base': 0, 'one': 1, 'subtree': 2}

@@ -79,6 +79,9 @@ def default_log_path(kind='provisioner', image=None):
     return DEFAULT_PATH
 
 
+_ESCAPES = {'\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+
 def _quote(value):
     """A value as one token: bare when simple, else double-quoted with escapes; never a line break."""
     if value is None:
@@ -92,20 +95,8 @@ def _quote(value):
     plain = bool(text)
     for char in text:
         code = ord(char)
-        if char == '\\':
-            escaped.append('\\\\')
-            plain = False
-        elif char == '"':
-            escaped.append('\\"')
-            plain = False
-        elif char == '\n':
-            escaped.append('\\n')
-            plain = False
-        elif char == '\r':
-            escaped.append('\\r')
-            plain = False
-        elif char == '\t':
-            escaped.append('\\t')
+        if char in _ESCAPES:
+            escaped.append(_ESCAPES[char])
             plain = False
         elif code < 0x20 or code == 0x7f or 0x2028 <= code <= 0x2029 or code == 0x85:
             escaped.append('\\x%02x' % code if code < 0x100 else '\\u%04x' % code)

@@ -225,7 +225,8 @@ class Provisioner(object):
         # extension points (issue 7 parity: policies, CA certificates, quotas, Windows error names):
         # part_sources: object with check_local(), gather(client, domain_info), builder(context) -> [PackagePart]
         # quota: None, 'auto' (_machine_quota.MachineQuota when present) or an object with prepare(), check(name),
-        #        record(); error_namer: None, 'auto' (_provision_parity.error_for) or callable(kind, msg) -> (name, code)
+        #        record() (an add about to be sent) and release() (that add was refused);
+        # error_namer: None, 'auto' (_provision_parity.error_for) or callable(kind, msg) -> (name, code)
         self.part_sources = part_sources
         self.skip_account_search = skip_account_search
         self.provision_root_ca_certs = provision_root_ca_certs
@@ -538,8 +539,7 @@ class Provisioner(object):
     def _write_failed(self, machine, message, kind):
         """The write of machine was refused, or not made; only a lost connection leaves it in doubt."""
         machine.password = None
-        if machine.write == 'create' and kind != 'unreachable' and self.quota is not None \
-                and hasattr(self.quota, 'release'):
+        if machine.write == 'create' and kind != 'unreachable' and self.quota is not None:
             self.quota.release()
         if machine.write == 'reset' and kind != 'unreachable' and not machine.was_pending:
             self._pending.pop(machine.name, None)  # the password is unchanged: the account is not ours
@@ -628,7 +628,7 @@ class Provisioner(object):
                              % (machine.name, account.dn))
                 return False
         found = self._found.get(machine.name)
-        pd, password, path, note = found if found is not None else self._existing_package(machine, account)
+        pd, _password, path, note = found if found is not None else self._existing_package(machine, account)
         stale = False
         if account is not None and pd is not None:
             machine.account = account
@@ -640,13 +640,9 @@ class Provisioner(object):
                 if self.return_package:
                     machine.package_b64 = to_base64(encode(pd))
                 return False
-            if machine.name in self._checked:
-                verified = self._checked.pop(machine.name)
-                if isinstance(verified, ADError):
-                    raise verified
-            else:
-                verified = self.client.verify_password(account.dn, password, account.sam_account_name,
-                                                       self.domain_info.dns_domain.upper())
+            verified = self._checked.pop(machine.name)  # tried by _verify_all
+            if isinstance(verified, ADError):
+                raise verified
             if verified:
                 machine.verified = True
                 self._pending.pop(machine.name, None)

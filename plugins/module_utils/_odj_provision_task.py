@@ -27,7 +27,7 @@ ARGUMENT_SPEC = dict(
     dns_servers=dict(type='list', elements='str'),
     port=dict(type='int', default=636),
     validate_certs=dict(type='bool', default=True),
-    ca_cert=dict(type='path'),
+    ca_cert=dict(type='path', aliases=['ca_file']),
     domain_username=dict(type='str'),
     domain_password=dict(type='str', no_log=True),
     ccache=dict(type='str'),

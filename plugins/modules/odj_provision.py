@@ -77,7 +77,9 @@ options:
   ca_cert:
     description:
       - PEM file with the CA certificate(s) that issued the DC's certificate.
+      - The alias O(ca_file) is the name M(winimage.provisioning.odj_verify_secret) uses.
     type: path
+    aliases: [ca_file]
   domain_username:
     description:
       - Account that creates the computer accounts, as C(user@domain), C(DOMAIN\user) or a DN (LDAP simple bind

@@ -78,7 +78,9 @@ options:
   ca_file:
     description:
       - PEM file of the CA(s) that sign the DC certificate. Default is the system store.
+      - The alias O(ca_cert) is the name M(winimage.provisioning.odj_provision) uses.
     type: path
+    aliases: [ca_cert]
   timeout:
     description:
       - Seconds to wait for the DC.
@@ -288,7 +290,7 @@ def main():
             domain_controller=dict(type='str'),
             port=dict(type='int', default=636),
             validate_certs=dict(type='bool', default=True),
-            ca_file=dict(type='path'),
+            ca_file=dict(type='path', aliases=['ca_cert']),
             timeout=dict(type='int', default=10),
             netsetup_log=dict(type='path'),
         ),
