@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import struct
 
+from ansible_collections.winimage.provisioning.plugins.module_utils._sid import sid_from_bytes, sid_to_bytes  # noqa: F401  API
+
 try:
     import ldap3
     from ldap3.protocol.microsoft import security_descriptor_control
@@ -46,21 +48,6 @@ class QuotaExceeded(Exception):
     """Creating one more account would exceed the caller's machine account quota."""
 
     error_name = QUOTA_ERROR_NAME
-
-
-def sid_from_bytes(raw):
-    raw = bytes(raw)
-    count = raw[1]
-    authority = int.from_bytes(raw[2:8], 'big')
-    subs = struct.unpack_from('<%dI' % count, raw, 8)
-    return 'S-%d-%d%s' % (raw[0], authority, ''.join('-%d' % s for s in subs))
-
-
-def sid_to_bytes(sid):
-    parts = sid.split('-')
-    revision, authority = int(parts[1]), int(parts[2])
-    subs = [int(p) for p in parts[3:]]
-    return bytes([revision, len(subs)]) + authority.to_bytes(6, 'big') + struct.pack('<%dI' % len(subs), *subs)
 
 
 def owner_of(descriptor):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import struct
 import uuid
 
+from ansible_collections.winimage.provisioning.plugins.module_utils._sid import format_sid, parse_sid
+
 HEADER = b'\x01\x10\x08\x00\xcc\xcc\xcc\xcc'
 HEADER_LEN = 16
 FIRST_REFERENT = 0x00020000
@@ -279,28 +281,8 @@ def _as_uuid(value):
 
 # ---------------------------------------------------------------- SIDs
 
-def sid_to_str(revision, authority, subs):
-    if authority >= 2 ** 32:
-        auth = '0x%012X' % authority
-    else:
-        auth = '%d' % authority
-    return 'S-%d-%s%s' % (revision, auth, ''.join('-%d' % s for s in subs))
-
-
-def sid_from_str(text):
-    """Parse ``S-R-A-s1-s2...`` into (revision, authority, [subs]); ValueError if bad."""
-    parts = str(text).strip().split('-')
-    if len(parts) < 3 or parts[0].upper() != 'S':
-        raise ValueError('not a SID string: %r' % (text,))
-    try:
-        revision = int(parts[1])
-        authority = int(parts[2], 16) if parts[2].lower().startswith('0x') else int(parts[2])
-        subs = [int(p) for p in parts[3:]]
-    except ValueError:
-        raise ValueError('not a SID string: %r' % (text,))
-    if not 0 <= revision <= 255 or not 0 <= authority < 2 ** 48 or len(subs) > 15 or any(not 0 <= s < 2 ** 32 for s in subs):
-        raise ValueError('SID out of range: %r' % (text,))
-    return revision, authority, subs
+sid_to_str = format_sid
+sid_from_str = parse_sid
 
 
 # ---------------------------------------------------------------- struct walk

@@ -28,7 +28,7 @@ listed in ``<dest>/.odj_provision.pending`` (names and DNs, no secret) until
 their package is on disk and synced, so that the next run recognises an account
 whose file could not be written as its own and finishes it.
 
-Extension point (issue 7: policies, root CA certificates): ``part_builders`` -
+Extension point (policies, root CA certificates): ``part_builders`` -
 callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
 """
 
@@ -46,14 +46,14 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client i
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     atomic_write, file_lock, temp_path_beside)
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC, provision_flags
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import provision_flags
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
     PART_JOINPROV3, build_package, decode, encode)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import (
     to_base64, to_djoin_file)
 from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import writable_dc_problem
 
-DS_WRITABLE_FLAG = DC['DS_WRITABLE_FLAG']
 
 # 64 random characters (~410 bits). At most 64 bytes so that the DC's PBKDF2
 # (Kerberos AES keys) uses it as the HMAC key directly: a longer one costs the DC
@@ -92,9 +92,9 @@ _NAME_RE = re.compile(r'^[A-Za-z0-9-]+$')
 
 
 def _default_error_namer():
-    """_provision_parity.error_for when that module is present (Windows error names), else None."""
+    """_provision_parts.error_for when that module is present (Windows error names), else None."""
     try:
-        from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import (  # pylint: disable=import-outside-toplevel
             error_for)
     except ImportError:
         return None
@@ -222,11 +222,11 @@ class Provisioner(object):
         self.check_mode = check_mode
         self.part_builders = list(part_builders)
         self.enctypes = enctypes
-        # extension points (issue 7 parity: policies, CA certificates, quotas, Windows error names):
+        # extension points (policies, CA certificates, quotas, Windows error names):
         # part_sources: object with check_local(), gather(client, domain_info), builder(context) -> [PackagePart]
         # quota: None, 'auto' (_machine_quota.MachineQuota when present) or an object with prepare(), check(name),
         #        record() (an add about to be sent) and release() (that add was refused);
-        # error_namer: None, 'auto' (_provision_parity.error_for) or callable(kind, msg) -> (name, code)
+        # error_namer: None, 'auto' (_provision_parts.error_for) or callable(kind, msg) -> (name, code)
         self.part_sources = part_sources
         self.skip_account_search = skip_account_search
         self.provision_root_ca_certs = provision_root_ca_certs
@@ -354,9 +354,9 @@ class Provisioner(object):
             self.domain_info = self.client.domain_info(self.domain)
         except ADError as exc:
             raise ProvisionError(str(exc), exc.kind)
-        if not self.domain_info.dc_flags & DS_WRITABLE_FLAG:
-            raise ProvisionError('the DC %s is read-only; packages need a writable DC of %s'
-                                 % (self.domain_info.dc_dns_name, self.domain), 'dc_role')
+        problem = writable_dc_problem(self.domain_info, self.domain)
+        if problem:
+            raise ProvisionError(problem, 'dc_role')
         self.ou_dn = self.ou or self.domain_info.computers_dn
         try:
             present = self.client.exists(self.ou_dn)

@@ -16,7 +16,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_c
 from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
     ProvisionError, Provisioner, summarize)
-from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import (
+from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import (
     PartSources, error_for, log_machines, with_name)
 
 ARGUMENT_SPEC = dict(

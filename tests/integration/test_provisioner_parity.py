@@ -25,7 +25,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts i
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
     ProvisionError, Provisioner, summarize)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
-from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parity import PartSources, error_for
+from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import PartSources, error_for
 
 from parity_support import GPO_NAME, ReadOnlyDC, admin_ldap, domain_extras_for, policy_entries, run_command
 from playbook import run_playbook

@@ -25,14 +25,15 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._machine_quo
 from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import BY_NAME
 from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (  # provision_flags: API
-    OPTION_FLAGS, provision_flags,
+    DC, OPTION_FLAGS, provision_flags,
 )
+
+DS_WRITABLE_FLAG = DC['DS_WRITABLE_FLAG']
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
     PART_JOINPROV2, JoinProv2Part, PackagePart)
 from ansible_collections.winimage.provisioning.plugins.module_utils._regpol import (
     RegPolError, build_policy_part, parse, read_file)
 
-DS_WRITABLE_FLAG = 0x100
 OPSPI_PERSISTENT_SITE = 0x1
 
 
@@ -111,15 +112,22 @@ class DcRoleError(Exception):
     kind = 'dc_role'
 
 
+def writable_dc_problem(domain_info, dns_domain):
+    """Why the DC of domain_info cannot make packages for dns_domain (ERROR_INVALID_DOMAIN_ROLE text), or None."""
+    if (domain_info.dns_domain or '').lower().rstrip('.') != dns_domain.lower().rstrip('.'):
+        return ('ERROR_INVALID_DOMAIN_ROLE (1354): the DC %s is a DC of %s, not of %s'
+                % (domain_info.dc_dns_name, domain_info.dns_domain, dns_domain))
+    if not (domain_info.dc_flags or 0) & DS_WRITABLE_FLAG:
+        return ('ERROR_INVALID_DOMAIN_ROLE (1354): the DC %s is read-only (no DS_WRITABLE_FLAG in its LDAP ping '
+                'answer): provisioning needs a writable DC; give another domain_server' % domain_info.dc_dns_name)
+    return None
+
+
 def check_dc_role(domain_info, dns_domain):
     """Raise DcRoleError unless domain_info comes from a writable DC of dns_domain."""
-    if (domain_info.dns_domain or '').lower().rstrip('.') != dns_domain.lower().rstrip('.'):
-        raise DcRoleError('ERROR_INVALID_DOMAIN_ROLE (1354): the DC %s is a DC of %s, not of %s'
-                          % (domain_info.dc_dns_name, domain_info.dns_domain, dns_domain))
-    if not (domain_info.dc_flags or 0) & DS_WRITABLE_FLAG:
-        raise DcRoleError('ERROR_INVALID_DOMAIN_ROLE (1354): the DC %s is read-only (no DS_WRITABLE_FLAG in its '
-                          'LDAP ping answer): provisioning needs a writable DC; give another domain_controller'
-                          % domain_info.dc_dns_name)
+    problem = writable_dc_problem(domain_info, dns_domain)
+    if problem:
+        raise DcRoleError(problem)
 
 
 class PartSources(object):
@@ -214,5 +222,5 @@ def log_machines(log, machines, asked, operation='provision'):
     return warnings
 
 
-__all__ = ['provision_flags', 'error_for', 'with_name', 'check_dc_role', 'DcRoleError', 'PartSources',
+__all__ = ['provision_flags', 'error_for', 'with_name', 'check_dc_role', 'writable_dc_problem', 'DcRoleError', 'PartSources',
            'log_machines', 'OPTION_FLAGS', 'KIND_NAMES']

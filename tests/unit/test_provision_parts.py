@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Provisioner parity helpers: option flags, Windows error names, DC role, extra parts, quota helpers."""
+"""What makes the Linux provisioner behave like NetCreateProvisioningPackage: option flags, Windows error names, DC role, extra parts, quota helpers."""
 
 import struct
 import uuid
@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _provision_parity as X
+from ansible_collections.winimage.provisioning.plugins.module_utils import _provision_parts as X
 from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
 from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import DomainInfo
 from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import BY_NAME
