@@ -3,68 +3,223 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of winimage.provisioning.win_odj_provision.
 
-The PowerShell module calls ``NetCreateProvisioningPackage`` on the Windows host.
-With ``return_package: true`` its result holds the package, and so the machine
-password: the task output is then censored like ``no_log`` (the registered
-variable keeps everything), and the package Windows returned is decoded on the
-controller with the collection's codec, so that a damaged package, or one for
-another machine or domain, fails the task here instead of reaching an image.
+Every decision lives here and in module_utils; the PowerShell module only
+queries and applies:
+
+1. The options are checked on the controller (same names as odj_provision,
+   old names as aliases; ``_odj_decide.provision_option_problems`` for the
+   combinations Windows cannot honour); the ``NETSETUP_PROVISION_*`` value comes
+   from ``_odj_flags``.
+2. ``query``: the module reports whether O(dest) exists and returns its content;
+   the controller decodes it with the codec and ``_odj_decide.decide_provision``
+   chooses unchanged / provision / fail. Check mode stops here.
+3. ``create``: the module calls ``NetCreateProvisioningPackage`` and returns the
+   NET_API_STATUS and the raw package; the status is named with ``_netapi_errors``,
+   the package is decoded and checked against the machine and domain asked for.
+4. ``write``: the controller renders the package (``_odj_text.render``) and the
+   module writes those bytes atomically beside O(dest) with an owner+SYSTEM-only ACL.
+
+The package holds the machine password: it is never put into the task result
+unless O(return_package=true), and the task output is then censored like no_log.
 """
 
 from __future__ import annotations
 
-from ansible.module_utils.parsing.convert_bool import boolean
+import base64
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+    PROVISION, JoinConflict, decide_provision, package_join, provision_option_problems, same_join)
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION as FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import FORMS, render, to_base64, to_raw
 
 MODULE = 'winimage.provisioning.win_odj_provision'
 
+# option -> NETSETUP_PROVISION_* name; odj_provision's names, plus the Windows-only downlevel flag
+OPTION_FLAGS = (
+    ('reuse_account', 'NETSETUP_PROVISION_REUSE_ACCOUNT'),
+    ('use_default_password', 'NETSETUP_PROVISION_USE_DEFAULT_PASSWORD'),
+    ('skip_account_search', 'NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH'),
+    ('provision_root_ca_certs', 'NETSETUP_PROVISION_ROOT_CA_CERTS'),
+    ('persistent_site', 'NETSETUP_PROVISION_PERSISTENTSITE'),
+    ('downlevel_priv_support', 'NETSETUP_PROVISION_DOWNLEVEL_PRIV_SUPPORT'),
+)
+# the names of the deprecated provision_options list -> boolean options
+LIST_NAMES = {'reuse_account': 'reuse_account', 'use_default_password': 'use_default_password',
+              'skip_account_search': 'skip_account_search', 'root_ca_certs': 'provision_root_ca_certs',
+              'persistent_site': 'persistent_site', 'downlevel_priv_support': 'downlevel_priv_support'}
 
-def check_returned_package(result):
-    """None when result's package (if any) decodes and names result's machine and domain; else why not.
+ARGUMENT_SPEC = dict(
+    domain=dict(type='str', required=True),
+    machine_name=dict(type='str', required=True),
+    machine_account_ou=dict(type='str'),
+    domain_server=dict(type='str', aliases=['domain_controller', 'dc_name']),
+    reuse_account=dict(type='bool', default=False),
+    use_default_password=dict(type='bool', default=False),
+    skip_account_search=dict(type='bool', default=False),
+    provision_root_ca_certs=dict(type='bool', default=False, aliases=['root_ca_certs']),
+    persistent_site=dict(type='bool', default=False),
+    downlevel_priv_support=dict(type='bool', default=False),
+    provision_options=dict(type='list', elements='str', choices=sorted(LIST_NAMES),
+                           removed_in_version='2.0.0', removed_from_collection='winimage.provisioning'),
+    certificate_templates=dict(type='list', elements='str', default=[]),
+    machine_policy_names=dict(type='list', elements='str', default=[], aliases=['policy_names']),
+    machine_policy_paths=dict(type='list', elements='str', default=[], aliases=['policy_paths']),
+    dest=dict(type='str', required=True),
+    package_format=dict(type='str', choices=list(FORMS), default='djoin_file', aliases=['format']),
+    force=dict(type='bool', default=False),
+    return_package=dict(type='bool', default=False),
+)
+MAX_NAME = 15
+
+
+def check_options(args):
+    """(params, flags, warnings) of the task's options; AnsibleActionFail naming the bad one."""
+    validator = ArgumentSpecValidator(ARGUMENT_SPEC)
+    checked = validator.validate(dict(args))
+    if checked.error_messages:
+        raise AnsibleActionFail('win_odj_provision: %s' % '; '.join(checked.error_messages))
+    params = dict((k, v) for k, v in checked.validated_parameters.items() if k in ARGUMENT_SPEC)
+    warnings = [item.get('msg') if isinstance(item, dict) else str(item) for item in checked._deprecations or []]
+    for name in params.pop('provision_options', None) or []:
+        params[LIST_NAMES[name]] = True
+    machine = params['machine_name'].strip()
+    if not machine or len(machine) > MAX_NAME or machine.isdigit() or not all(c.isalnum() or c == '-' for c in machine):
+        raise AnsibleActionFail('machine_name must be a NetBIOS name (1 to 15 letters, digits or hyphens, not only digits), '
+                                'got %r' % params['machine_name'])
+    dest = params['dest']
+    if not (dest[1:3] == ':\\' or dest.startswith('\\\\')) or dest.endswith('\\'):
+        raise AnsibleActionFail('dest must be the absolute Windows path of a file, such as C:\\ProgramData\\odj\\%s.djoin, '
+                                'got %r' % (machine.upper(), dest))
+    errors, more = provision_option_problems(params, domain_server=params.get('domain_server'),
+                                             machine_account_ou=params.get('machine_account_ou'),
+                                             certificate_templates=params.get('certificate_templates'))
+    if errors:
+        raise AnsibleActionFail('; '.join(errors))
+    flags = 0
+    for option, name in OPTION_FLAGS:
+        if params.get(option):
+            flags |= FLAGS[name]
+    return params, flags, warnings + more
+
+
+def existing_join(query):
+    """(machine, domains) of the package dest holds, or None (no file, or no package in it)."""
+    content = query.get('existing')
+    if not query.get('exists') or not content:
+        return None
+    try:
+        pd = decode(to_raw(base64.b64decode(content)))
+        if pd.win7 is None or not pd.win7.machine_name:
+            return None
+        return package_join(pd)
+    except (OdjFormatError, ValueError, TypeError):
+        return None
+
+
+def check_returned_package(raw, machine, domain):
+    """(decoded package, None) when raw decodes and names machine and domain; else (None, why not).
 
     The message never contains the package or its password.
     """
-    package = result.get('package')
-    if not package:
-        return None
     try:
-        pd = decode(to_raw(package))
+        pd = decode(raw)
     except (OdjFormatError, ValueError, TypeError) as exc:
-        return 'the package Windows returned does not decode (%s)' % exc.__class__.__name__
-    win7 = pd.win7
-    if win7 is None:
-        return 'the package Windows returned has no domain join part'
-    machine = (result.get('machine_name') or '').upper()
-    if machine and (win7.machine_name or '').upper() != machine:
-        return 'the package Windows returned is for %s, not %s' % (win7.machine_name, machine)
-    domain = (result.get('domain') or '').rstrip('.').lower()
-    names = {(win7.domain or '').lower()}
-    info = win7.dns_domain_info
-    if info is not None:
-        names.add((info.dns_domain_name or '').lower())
-        names.add((info.name or '').lower())
-    if domain and domain not in names:
-        return 'the package Windows returned is for the domain %s, not %s' % (win7.domain, domain)
-    return None
+        return None, 'the package Windows returned does not decode (%s)' % exc.__class__.__name__
+    if pd.win7 is None:
+        return None, 'the package Windows returned has no domain join part'
+    got_machine, got_domains = package_join(pd)
+    if not same_join(machine, domain, got_machine, got_domains):
+        return None, 'the package Windows returned is for %s in %s, not %s in %s' % (
+            got_machine, pd.win7.domain, machine.upper(), domain)
+    return pd, None
+
+
+def create_failure(status, machine, domain):
+    """The message of a failed NetCreateProvisioningPackage, with the Windows name and number."""
+    return 'NetCreateProvisioningPackage failed for %s in %s: %s' % (
+        machine, domain, _netapi_errors.describe(status))
 
 
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
 
+    def _module(self, task_vars, params, **internal):
+        args = dict((k, v) for k, v in params.items() if v is not None)
+        args.update(internal)
+        return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+
     def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        args = dict(self._task.args)
-        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
-        if boolean(args.get('return_package', False), strict=False):
+        params, flags, warnings = check_options(self._task.args)
+        machine = params['machine_name'].strip().upper()
+        domain = params['domain'].strip().rstrip('.')
+        result.update(dest=params['dest'], format=params['package_format'], package_format=params['package_format'],
+                      machine_name=machine, domain=domain, provision_options=flags, changed=False)
+        if warnings:
+            result['warnings'] = warnings
+        module_params = dict(params)
+        module_params['machine_name'] = machine
+
+        query = self._module(task_vars, module_params, _phase='query')
+        if query.get('failed'):
+            return dict(result, failed=True, msg=query.get('msg'))
+        if not query.get('folder_exists'):
+            raise AnsibleActionFail("the folder of dest '%s' does not exist on the Windows host" % params['dest'])
+        if query.get('exists') and not query.get('is_file'):
+            raise AnsibleActionFail("dest '%s' is a folder; give the path of the package file" % params['dest'])
+        try:
+            decision = decide_provision(existing_join(query), machine, domain, force=params['force'],
+                                        exists=query.get('exists'))
+        except JoinConflict as exc:
+            raise AnsibleActionFail("dest '%s': %s" % (params['dest'], to_native(exc)))
+        result['decision'], result['reason'] = decision
+        if decision.action != PROVISION:
+            result['msg'] = decision.reason
+            return result
+        result['changed'] = True
+        if self._task.check_mode:
+            return result
+
+        request = {'domain': domain, 'machine_name': machine, 'machine_account_ou': params.get('machine_account_ou') or '',
+                   'dc_name': params.get('domain_server') or '', 'options': flags,
+                   'certificate_templates': list(params['certificate_templates']),
+                   'policy_names': list(params['machine_policy_names']),
+                   'policy_paths': list(params['machine_policy_paths'])}
+        created = self._module(task_vars, module_params, _phase='create', _request=request)
+        raw_b64 = created.pop('package_raw', None)
+        if created.get('failed'):
+            return dict(result, failed=True, changed=False, msg=created.get('msg'))
+        status = int(created.get('status', -1))
+        if status != 0:
+            result.update(failed=True, changed=False, status=status, error=_netapi_errors.as_dict(status),
+                          msg=create_failure(status, machine, domain))
+            return result
+        raw = base64.b64decode(raw_b64 or '')
+        pd, problem = check_returned_package(raw, machine, domain)
+        if problem:
+            return dict(result, failed=True, msg=problem)
+        data = render(raw, params['package_format'])
+        if isinstance(data, str):
+            data = data.encode('ascii')
+        written = self._module(task_vars, module_params, _phase='write',
+                               _content=base64.b64encode(data).decode('ascii'))
+        if written.get('failed'):
+            return dict(result, failed=True, msg='the account of %s was provisioned but its package could not be written '
+                                                 'to %s: %s (provision again with force)' % (machine, params['dest'],
+                                                                                           written.get('msg')))
+        result['size'] = written.get('size', len(data))
+        if params['return_package']:
             result['_ansible_no_log'] = True
-            problem = None if result.get('failed') else check_returned_package(result)
-            if problem:
-                result['failed'] = True
-                result['msg'] = problem
+            result['package'] = to_base64(raw)
         return result

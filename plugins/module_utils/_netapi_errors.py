@@ -55,13 +55,19 @@ _TABLE = (
     ('ERROR_NO_SUCH_DOMAIN', 1355, 'The specified domain either does not exist or could not be contacted '
                                    '(no domain controller found: check DNS and the domain / DC name).'),
     ('ERROR_WRONG_TARGET_NAME', 1396, 'The target account name is incorrect.'),
+    ('RPC_S_PROTSEQ_NOT_SUPPORTED', 1703, 'The RPC protocol sequence is not supported (the domain controller '
+                                          'cannot be reached over the RPC transport the call needs).'),
     ('RPC_S_SERVER_UNAVAILABLE', 1722, 'The RPC server is unavailable.'),
+    ('RPC_S_CALL_IN_PROGRESS', 1791, 'A remote procedure call is already in progress for this thread '
+                                     '(retry the task; do not run several provisioning calls in one process).'),
     ('ERROR_NO_TRUST_SAM_ACCOUNT', 1787, 'The SAM database on the domain controller does not have a computer account for this workstation trust relationship.'),
     ('ERROR_OBJECT_ALREADY_EXISTS', 5010, 'The object already exists.'),
     ('ERROR_DS_NO_SUCH_OBJECT', 8240, 'There is no such object on the server (does the machine account OU exist?).'),
     ('ERROR_DS_MACHINE_ACCOUNT_QUOTA_EXCEEDED', 8557, 'The caller has exceeded the maximum number of computer accounts it is allowed '
                                                       'to create in this domain (ms-DS-MachineAccountQuota).'),
     # Network Management (lmerr.h)
+    ('NERR_WkstaNotStarted', 2138, 'The Workstation service has not been started (start the LanmanWorkstation '
+                                   'service on the provisioning host).'),
     ('NERR_UserExists', 2224, 'The computer account already exists (provision with reuse of the account, '
                               'or remove the existing account first).'),
     ('NERR_SetupAlreadyJoined', 2691, 'This computer is already joined to a domain.'),

@@ -6,63 +6,49 @@
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -PowerShell Ansible.ModuleUtils.AddType
 
+# Thin by design: the action plugin (plugins/action/win_odj_provision.py) checks
+# the options, computes the NETSETUP_PROVISION_* value, decides whether to
+# provision, names errors and renders the package file. This module only
+#  - query: says whether dest exists and returns its content (for the decision);
+#  - create: calls NetCreateProvisioningPackage and returns the raw NET_API_STATUS
+#    and, on success, the raw package;
+#  - write: writes the bytes it is given to dest (temporary file with an
+#    owner+SYSTEM-only ACL beside dest, then moved into place).
+
 $spec = @{
     options = @{
         domain = @{ type = 'str'; required = $true }
         machine_name = @{ type = 'str'; required = $true }
         machine_account_ou = @{ type = 'str' }
-        dc_name = @{ type = 'str' }
+        domain_server = @{ type = 'str'; aliases = 'domain_controller', 'dc_name' }
+        reuse_account = @{ type = 'bool'; default = $false }
+        use_default_password = @{ type = 'bool'; default = $false }
+        skip_account_search = @{ type = 'bool'; default = $false }
+        provision_root_ca_certs = @{ type = 'bool'; default = $false; aliases = 'root_ca_certs' }
+        persistent_site = @{ type = 'bool'; default = $false }
+        downlevel_priv_support = @{ type = 'bool'; default = $false }
         provision_options = @{
             type = 'list'
             elements = 'str'
-            default = @()
-            choices = 'reuse_account', 'use_default_password', 'skip_account_search', 'root_ca_certs', 'persistent_site',
-            'downlevel_priv_support'
+            choices = 'downlevel_priv_support', 'persistent_site', 'reuse_account', 'root_ca_certs', 'skip_account_search',
+            'use_default_password'
         }
         certificate_templates = @{ type = 'list'; elements = 'str'; default = @() }
-        policy_names = @{ type = 'list'; elements = 'str'; default = @() }
-        policy_paths = @{ type = 'list'; elements = 'path'; default = @() }
-        dest = @{ type = 'path'; required = $true }
-        format = @{ type = 'str'; choices = 'djoin_file', 'raw', 'base64'; default = 'djoin_file' }
+        machine_policy_names = @{ type = 'list'; elements = 'str'; default = @(); aliases = 'policy_names' }
+        machine_policy_paths = @{ type = 'list'; elements = 'str'; default = @(); aliases = 'policy_paths' }
+        dest = @{ type = 'str'; required = $true }
+        package_format = @{ type = 'str'; choices = 'djoin_file', 'raw', 'base64'; default = 'djoin_file'; aliases = 'format' }
         force = @{ type = 'bool'; default = $false }
         return_package = @{ type = 'bool'; default = $false }
+        _phase = @{ type = 'str'; choices = 'query', 'create', 'write'; default = 'query' }
+        _request = @{ type = 'dict'; default = @{} }
+        _content = @{ type = 'str'; no_log = $true }
     }
     supports_check_mode = $true
 }
 
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
-
-# NETSETUP_PROVISION_* (lmjoin.h); ONLINE_CALLER is for installs only and not offered here.
-$provisionFlags = @{
-    downlevel_priv_support = 0x1
-    reuse_account = 0x2
-    use_default_password = 0x4
-    skip_account_search = 0x8
-    root_ca_certs = 0x10
-    persistent_site = 0x20
-}
-
-# NET_API_STATUS names for messages. Same numbers and names as
-# plugins/module_utils/_netapi_errors.py (a unit test checks they agree).
-$netApiErrors = @{
-    5 = 'ERROR_ACCESS_DENIED', 'Access is denied: the account needs the right to create or reset computer accounts in the OU.'
-    50 = 'ERROR_NOT_SUPPORTED', 'The request is not supported.'
-    87 = 'ERROR_INVALID_PARAMETER', 'The parameter is incorrect (check domain, machine name, OU and options).'
-    1210 = 'ERROR_INVALID_COMPUTERNAME', 'The format of the specified computer name is invalid.'
-    1326 = 'ERROR_LOGON_FAILURE', 'The user name or password is incorrect.'
-    1354 = 'ERROR_INVALID_DOMAIN_ROLE', 'The operation cannot be completed with the computer in its present role.'
-    1355 = 'ERROR_NO_SUCH_DOMAIN', 'The specified domain either does not exist or could not be contacted.'
-    1722 = 'RPC_S_SERVER_UNAVAILABLE', 'The RPC server is unavailable.'
-    2224 = 'NERR_UserExists', 'The computer account already exists: add reuse_account to provision_options.'
-    2697 = 'NERR_ComputerAccountNotFound', 'The specified computer account could not be found.'
-    2699 = 'NERR_SetupCheckDNSConfig', 'Resolving the DNS name of a domain controller of the domain failed.'
-    2718 = 'NERR_ConnectionInsecure', 'The minimum session security requirements for this operation were not met.'
-    2720 = 'NERR_DS8DCRequired', 'The specified domain controller does not meet the version requirement for this operation.'
-    2721 = 'NERR_LDAPCapableDCRequired', 'This operation requires a domain controller which supports LDAP.'
-    2722 = 'NERR_DS8DCNotFound', 'A domain controller which meets the version requirement could not be located.'
-    8240 = 'ERROR_DS_NO_SUCH_OBJECT', 'There is no such object on the server (does the machine account OU exist?).'
-    8557 = 'ERROR_DS_MACHINE_ACCOUNT_QUOTA_EXCEEDED', 'The caller has exceeded the number of computer accounts it may create.'
-}
+$module.Result.changed = $false
 
 $csharp = @'
 using System;
@@ -177,73 +163,61 @@ function Protect-PackageFile {
 }
 
 $dest = $module.Params.dest
-$format = $module.Params.format
-$options = 0
-foreach ($name in $module.Params.provision_options) {
-    $options = $options -bor $provisionFlags[$name]
-}
-
-$module.Result.dest = $dest
-$module.Result.format = $format
-$module.Result.machine_name = $module.Params.machine_name
-$module.Result.domain = $module.Params.domain
-$module.Result.provision_options = $options
-$module.Result.changed = $false
-
-if ([System.IO.File]::Exists($dest) -and -not $module.Params.force) {
-    $module.Result.msg = 'the package file exists; nothing was provisioned (set force=true to provision again)'
-    $module.ExitJson()
-}
 $directory = [System.IO.Path]::GetDirectoryName($dest)
-if (-not $directory -or -not [System.IO.Directory]::Exists($directory)) {
-    $module.FailJson("the folder of dest '$dest' does not exist")
-}
-if ($module.CheckMode) {
-    $module.Result.changed = $true
+$phase = $module.Params._phase
+
+if ($phase -eq 'query') {
+    $module.Result.folder_exists = [bool]($directory -and [System.IO.Directory]::Exists($directory))
+    $module.Result.exists = [System.IO.File]::Exists($dest) -or [System.IO.Directory]::Exists($dest)
+    $module.Result.is_file = [System.IO.File]::Exists($dest)
+    if ($module.Result.is_file) {
+        $length = (New-Object -TypeName System.IO.FileInfo -ArgumentList $dest).Length
+        $module.Result.size = $length
+        # a package file is a few KiB; anything far larger is not one and is not sent back
+        if ($length -le 1048576) {
+            $module.Result.existing = [System.Convert]::ToBase64String([System.IO.File]::ReadAllBytes($dest))
+        }
+    }
     $module.ExitJson()
 }
 
-Add-CSharpType -AnsibleModule $module -References $csharp
+if ($module.CheckMode) {
+    $module.ExitJson()
+}
 
-# The temporary file gets its owner+SYSTEM-only ACL while still empty, before any secret is written.
+if ($phase -eq 'create') {
+    Add-CSharpType -AnsibleModule $module -References $csharp
+    $request = $module.Params._request
+    $raw = $null
+    try {
+        $status = [WinImage.Provisioning.OdjProvision.Provisioner]::Create(
+            [string]$request['domain'], [string]$request['machine_name'], [string]$request['machine_account_ou'],
+            [string]$request['dc_name'], [int]$request['options'], [string[]]@($request['certificate_templates']),
+            [string[]]@($request['policy_names']), [string[]]@($request['policy_paths']), [ref]$raw)
+        $module.Result.status = $status
+        if ($status -eq 0) {
+            $module.Result.changed = $true
+            $module.Result.package_raw = [System.Convert]::ToBase64String($raw)
+        }
+    }
+    finally {
+        if ($null -ne $raw) {
+            [System.Array]::Clear($raw, 0, $raw.Length)
+        }
+    }
+    $module.ExitJson()
+}
+
+# write: the bytes the controller rendered; the temporary file gets its ACL while still empty
+if (-not $module.Params._content) {
+    $module.FailJson('the write phase needs _content (set by the action plugin)')
+}
 $tmp = [System.IO.Path]::Combine($directory, '.' + [System.IO.Path]::GetFileName($dest) + '.' + [System.Guid]::NewGuid().ToString('N') + '.tmp')
-$raw = $null
 $data = $null
 try {
+    $data = [System.Convert]::FromBase64String($module.Params._content)
     [System.IO.File]::WriteAllBytes($tmp, [byte[]]@())
     Protect-PackageFile -LiteralPath $tmp
-
-    $status = [WinImage.Provisioning.OdjProvision.Provisioner]::Create(
-        $module.Params.domain, $module.Params.machine_name, $module.Params.machine_account_ou, $module.Params.dc_name,
-        $options, [string[]]@($module.Params.certificate_templates), [string[]]@($module.Params.policy_names),
-        [string[]]@($module.Params.policy_paths), [ref]$raw)
-    if ($status -ne 0) {
-        $known = $netApiErrors[[int]$status]
-        if ($known) {
-            $text = "$($known[0]) ($status): $($known[1])"
-        }
-        else {
-            $text = "NET_API_STATUS $status (0x{0:X8}): {1}" -f $status, (New-Object -TypeName System.ComponentModel.Win32Exception -ArgumentList $status).Message
-        }
-        $module.Result.status = $status
-        $module.FailJson("NetCreateProvisioningPackage failed for $($module.Params.machine_name) in $($module.Params.domain): $text")
-    }
-
-    $base64 = [System.Convert]::ToBase64String($raw)
-    if ($format -eq 'raw') {
-        $data = $raw
-    }
-    elseif ($format -eq 'base64') {
-        $data = [System.Text.Encoding]::ASCII.GetBytes($base64)
-    }
-    else {
-        $text = [System.Text.Encoding]::Unicode.GetBytes($base64 + [char]0)
-        $data = New-Object -TypeName byte[] -ArgumentList ($text.Length + 2)
-        $data[0] = 0xFF
-        $data[1] = 0xFE
-        [System.Array]::Copy($text, 0, $data, 2, $text.Length)
-        [System.Array]::Clear($text, 0, $text.Length)
-    }
     [System.IO.File]::WriteAllBytes($tmp, $data)
     if ([System.IO.File]::Exists($dest)) {
         [System.IO.File]::Replace($tmp, $dest, $null)
@@ -254,14 +228,8 @@ try {
     }
     $module.Result.changed = $true
     $module.Result.size = $data.Length
-    if ($module.Params.return_package) {
-        $module.Result.package = $base64
-    }
 }
 finally {
-    if ($null -ne $raw) {
-        [System.Array]::Clear($raw, 0, $raw.Length)
-    }
     if ($null -ne $data) {
         [System.Array]::Clear($data, 0, $data.Length)
     }

@@ -291,7 +291,8 @@ def test_spec_matches_documentation(path):
 @pytest.mark.parametrize('path', PS1_FILES, ids=rel)
 def test_secrets_are_no_log(path):
     options = ps1_spec(path)['options']
-    secret = [n for n in options if 'password' in n or n in ('content', '_package', '_hmac_key')]
+    secret = [n for n in options if ('password' in n and options[n].get('type') != 'bool')
+              or n in ('content', '_package', '_hmac_key', '_content')]
     assert secret or 'provision' in path
     for name in secret:
         assert options[name].get('no_log') is True, '%s: option %r must be no_log' % (rel(path), name)
@@ -337,31 +338,19 @@ def test_spec_reader_reads_powershell_literals(tmp_path):
 
 # ------------------------------------------------------------------ tables shared with Python
 
-def test_provision_error_table_agrees_with_netapi_errors():
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-    text = read(os.path.join(MODULES, 'win_odj_provision.ps1')).decode('utf-8')
-    block = text[text.index('$netApiErrors = @{'):]
-    block = block[:block.index('\n}\n')]
-    entries = re.findall(r"^\s*(\d+) = '(\w+)', '", block, re.M)
-    assert len(entries) >= 10
-    for number, name in entries:
-        assert _netapi_errors.code_of(name) == int(number), name
-    for required in ('NERR_UserExists', 'ERROR_ACCESS_DENIED', 'ERROR_NO_SUCH_DOMAIN', 'ERROR_INVALID_DOMAIN_ROLE',
-                     'NERR_LDAPCapableDCRequired', 'ERROR_INVALID_PARAMETER'):
-        assert required in dict((n, c) for c, n in entries), required
-
-
-def test_provision_flags_agree_with_odj_flags():
+@pytest.mark.parametrize('path', PS1_FILES, ids=rel)
+def test_no_python_table_is_copied_into_powershell(path):
+    """Error names, NETSETUP_PROVISION_* values and HRESULT names live in module_utils only."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils import _complus, _netapi_errors
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
-    spec = ps1_spec(os.path.join(MODULES, 'win_odj_provision.ps1'))
-    text = read(os.path.join(MODULES, 'win_odj_provision.ps1')).decode('utf-8')
-    block = text[text.index('$provisionFlags = @{'):]
-    block = block[:block.index('\n}\n')]
-    flags = dict((name, int(value, 16)) for name, value in re.findall(r'^\s*(\w+) = (0x[0-9A-Fa-f]+)', block, re.M))
-    assert sorted(flags) == sorted(spec['options']['provision_options']['choices'])
-    windows = dict((key[len('NETSETUP_PROVISION_'):].replace('_', ''), value) for key, value in PROVISION.items())
-    for name, value in flags.items():
-        assert windows[name.upper().replace('_', '')] == value, name
+    text = HERE_STRING.sub('', read(path).decode('utf-8'))  # C# constants an API call needs are not tables
+    code = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))
+    names = [n for n in _netapi_errors.BY_NAME if n != 'NERR_Success'] + list(PROVISION)
+    names += [name for name, dummy in _complus.HRESULTS.values() if name.startswith('COMADMIN_E_')]
+    copied = sorted(n for n in names if re.search(r'\b%s\b' % re.escape(n), code))
+    assert not copied, '%s holds names Python owns: %s' % (rel(path), ', '.join(copied))
+    flags = sorted(set(re.findall(r'^\s*\w+\s*=\s*0x[0-9A-Fa-f]+\s*$', code, re.M)))
+    assert not flags, '%s holds a flag table: %s' % (rel(path), flags)
 
 
 @pytest.mark.parametrize('path', PS1_FILES, ids=rel)
@@ -493,13 +482,15 @@ def test_params_used_are_in_the_spec(path):
 def test_request_keys_agree_with_the_action_plugins():
     """What the PowerShell reads from _request is what the action plugin sends."""
     pairs = (('win_odj_install', {'registry_keys', 'mask', 'options', 'windows_path'}),
-             ('win_complus_import', {'file', 'steps', 'app_names'}))
+             ('win_complus_import', {'file', 'steps', 'app_names'}),
+             ('win_odj_provision', {'domain', 'machine_name', 'machine_account_ou', 'dc_name', 'options',
+                                    'certificate_templates', 'policy_names', 'policy_paths'}))
     for name, expected in pairs:
         ps1 = read(os.path.join(MODULES, name + '.ps1')).decode('utf-8')
         action = read(os.path.join(REPO, 'plugins', 'action', name + '.py')).decode('utf-8')
         read_keys = set(re.findall(r"\$request\['(\w+)'\]", ps1))
         assert read_keys == expected, name
-        sent = action[action.index("_request"):]
+        sent = action[action.index("request"):]
         for key in expected:
             assert "'%s'" % key in sent, '%s: the action plugin does not send %r' % (name, key)
 
