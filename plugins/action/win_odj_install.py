@@ -14,7 +14,7 @@ calls NetRequestProvisioningPackageInstall.
    clear-text machine password is never returned, only an HMAC of it keyed
    with a random per-run key, so a pending join can be compared with the package.
 3. The same reader the Linux ``odj_image_info`` uses (``_odj_registry.read_pending``)
-   interprets the dump; :func:`decide_install` chooses unchanged / install / fail.
+   interprets the dump; :func:`decide` (``_odj_decide.decide_install``) chooses unchanged / install / fail.
 4. The module installs the raw bytes; the NET_API_STATUS is named with
    ``_netapi_errors`` and ``NERR_JoinPerformedMustRestart`` becomes ``reboot_required``.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ntpath
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -34,6 +33,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+    INSTALL, JoinConflict, decide_install, package_join, pending_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
@@ -42,6 +43,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registr
     read_pending,
 )
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import detect_form, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute, same_windows_path
 
 MODULE = 'winimage.provisioning.win_odj_install'
 ONLINE_CALLER = PROVISION['NETSETUP_PROVISION_ONLINE_CALLER']
@@ -164,48 +166,22 @@ def pending_from_query(query):
     return pending, digest
 
 
-def hive_path(windows_path):
-    """The SYSTEM hive of a Windows folder (Windows path syntax)."""
-    return ntpath.join(windows_path.rstrip('\\/'), 'System32', 'config', 'SYSTEM')
+# ---------------------------------------------------------------- decisions (module_utils._odj_decide)
 
+def decide(pending, pending_digest, package_digest, pd, force, computer=None):
+    """_odj_decide.decide_install on what the module read; AnsibleActionFail when another join is pending.
 
-def same_windows_path(a, b):
-    norm = [ntpath.normcase(ntpath.normpath((x or '').rstrip('\\/'))) for x in (a, b)]
-    return norm[0] == norm[1]
-
-
-# ---------------------------------------------------------------- decisions
-
-def decide_install(pending, pending_digest, package_digest, pd, force, computer=None):
-    """('unchanged' | 'install', reason); AnsibleActionFail when a different join is pending.
-
-    pending: read_pending() output or None; *_digest: HMACs of the pending and the
-    package's machine password; computer: for the running system, {'name', 'domain',
-    'part_of_domain'}.
+    computer: for the running system, {'name', 'domain', 'part_of_domain'}.
     """
-    machine = pd.win7.machine_name
-    domain = pd.win7.dns_domain_info.dns_domain_name
-    if computer and computer.get('part_of_domain') and \
-            (computer.get('domain') or '').lower() == domain.lower() and \
-            (computer.get('name') or '').upper() == machine.upper() and pending is None:
-        if force:
-            return 'install', 'the system is already joined to %s as %s; force installs the package again' % (domain, machine)
-        return 'unchanged', 'the system is already joined to %s as %s' % (domain, machine)
-    if pending is None:
-        return 'install', 'no offline join is pending'
-    same = (pending.get('machine_name') or '').upper() == machine.upper() and \
-        (pending.get('domain') or '').lower() == domain.lower()
-    if same:
-        if pending_digest and package_digest and hmac.compare_digest(pending_digest, package_digest):
-            if force:
-                return 'install', 'the same join is pending; force installs it again'
-            return 'unchanged', 'the offline join of %s to %s is already pending with this package' % (machine, domain)
-        return 'install', ('an offline join of %s to %s is pending with a different machine password '
-                           '(an older package); the new package replaces it' % (machine, domain))
-    if force:
-        return 'install', 'replacing the pending join of %s to %s (force)' % (pending.get('machine_name'), pending.get('domain'))
-    raise AnsibleActionFail('a different offline join is already pending on the target: %s to %s (package: %s to %s); '
-                            'set force=true to replace it' % (pending.get('machine_name'), pending.get('domain'), machine, domain))
+    joined = None
+    if computer and computer.get('part_of_domain'):
+        joined = (computer.get('name'), computer.get('domain'))
+    secret_same = bool(pending_digest and package_digest and hmac.compare_digest(pending_digest, package_digest))
+    try:
+        return decide_install(pending_join(pending) if pending is not None else None, package_join(pd),
+                              secret_same, force=force, joined=joined)
+    except JoinConflict as exc:
+        raise AnsibleActionFail(to_native(exc))
 
 
 def install_outcome(status, online):
@@ -232,7 +208,7 @@ def validate_args(args):
     if bool(windows_path) == online:
         raise AnsibleActionFail('give either windows_path (the Windows folder of a mounted offline image) or online=true '
                                 '(the running system), not both and not neither')
-    if windows_path and not (windows_path[1:3] == ':\\' or windows_path.startswith('\\\\')):
+    if windows_path and not is_windows_absolute(windows_path):
         raise AnsibleActionFail('windows_path must be an absolute Windows path such as D:\\mount\\Windows or a UNC path, got %r'
                                 % windows_path)
     return src, content, windows_path, online, force
@@ -294,11 +270,11 @@ class ActionModule(ActionBase):
                                         'offline image (e.g. D:\\mount\\Windows)' % query.get('hive_path'))
         pending, pending_digest = pending_from_query(query)
         package_digest = secret_digest(key, pd.win7.machine_password or '')
-        decision, reason = decide_install(pending, pending_digest, package_digest, pd, force,
-                                          computer=query.get('computer') if online else None)
+        decision, reason = decide(pending, pending_digest, package_digest, pd, force,
+                                  computer=query.get('computer') if online else None)
 
         result.update({
-            'changed': decision == 'install',
+            'changed': decision == INSTALL,
             'decision': decision,
             'reason': reason,
             'package': package_facts(pd),
@@ -307,7 +283,7 @@ class ActionModule(ActionBase):
             'reboot_required': False,
             'target': 'online' if online else windows_path,
         })
-        if decision == 'unchanged' or self._task.check_mode:
+        if decision != INSTALL or self._task.check_mode:
             return result
 
         target_path = query.get('system_root') if online else windows_path

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
+from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute
 
 GLOBAL_PARTITION_ID = '41E90F3E-56C1-4633-81C3-6E8BAC8BDD70'
 
@@ -85,8 +86,6 @@ BUILTIN_IDENTITIES = ('interactive user', 'nt authority\\localservice', 'nt auth
                       'nt authority\\system', 'nt authority\\local service', 'nt authority\\network service')
 
 _GUID_RE = re.compile(r'^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$')
-_DRIVE_PATH_RE = re.compile(r'^[A-Za-z]:\\')
-_UNC_RE = re.compile(r'^\\\\[^\\/]+\\[^\\/]+')
 _HOST_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$')
 _BAD_PATH_CHARS = set('<>"|?*')
 
@@ -199,10 +198,6 @@ def normalize_guid(value):
     """'{aBc...}' / 'abc...' -> 'ABC...' (no braces, upper case); None when not a GUID."""
     match = _GUID_RE.match((value or '').strip())
     return match.group(1).upper() if match else None
-
-
-def is_windows_absolute(path):
-    return bool(_DRIVE_PATH_RE.match(path) or _UNC_RE.match(path))
 
 
 def _check_windows_path(name, value):

@@ -50,6 +50,12 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._image impor
     open_image,
     sha256_file,
 )
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+    JoinConflict,
+    decide_install,
+    package_join,
+    pending_join,
+)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
     MASK,
     HivexReader,
@@ -60,8 +66,8 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registr
     control_set_name,
     owned_keys,
     plan_entries,
+    SECRET_VALUE,
     read_pending,
-    same_machine,
     snapshot,
     unsupported_parts,
 )
@@ -223,12 +229,15 @@ def _install_registry(image, staging, pd, opts, result):
                 result['warnings'].append('not installed by the registry method (skip_unsupported_parts): %s'
                                           % ', '.join(s['label'] for s in skipped))
             pending = read_pending(reader, control_set)
-            if pending is not None and not same_machine(pending, pd) and not opts['force']:
-                raise InstallError(
-                    '%s already holds a pending offline join for machine %s in domain %s; set force to replace it '
-                    'with %s' % (system, pending.get('machine_name'), pending.get('domain'), pd.win7.machine_name))
-            before = snapshot(entries, reader)
             problems = compare(entries, reader)
+            secret_same = pending is not None and not any(p['name'] == SECRET_VALUE for p in problems)
+            try:
+                decide_install(pending_join(pending) if pending is not None else None, package_join(pd), secret_same,
+                               force=opts['force'])
+            except JoinConflict as exc:
+                raise InstallError('%s holds a pending offline join for machine %s: %s'
+                                   % (system, pending.get('machine_name'), exc))
+            before = snapshot(entries, reader)
             extras = _owned_extras(reader, entries, control_set)
             result['diff'] = {'before_header': '%s (%s)' % (SYSTEM_REL, image.path), 'after_header': '%s (%s)' % (SYSTEM_REL, image.path),
                               'before': _diff_text(before),

@@ -46,6 +46,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client i
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     atomic_write, file_lock, temp_path_beside)
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, same_join
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import provision_flags
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
     PART_JOINPROV3, build_package, decode, encode)
@@ -574,8 +575,7 @@ class Provisioner(object):
             if pd is None:
                 return None, None, path, note
             win7 = pd.win7
-            if win7 is None or (win7.machine_name or '').upper() != machine.name \
-                    or (win7.domain or '').lower() != self.domain_info.dns_domain.lower():
+            if win7 is None or not same_join(machine.name, self.domain_info.dns_domain, *package_join(pd)):
                 return None, None, path, '%s is a package for another machine or domain' % path
             part = pd.part(PART_JOINPROV3)
             sid = part.sid if part is not None else None

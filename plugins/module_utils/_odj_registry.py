@@ -433,10 +433,3 @@ def read_pending(reader, control_set=None):
         'netlogon_start': get(reader.values(cs + NETLOGON), 'Start'),
         'odj_computer_name_set': get(reader.values(DJOIN), 'ODJComputerNameSet'),
     }
-
-
-def same_machine(pending, pd):
-    """True when a pending state belongs to the package's machine and domain."""
-    w7 = pd.win7
-    return ((pending.get('machine_name') or '').upper() == (w7.machine_name or '').upper()
-            and (pending.get('domain') or '').lower() == (w7.dns_domain_info.dns_domain_name or '').lower())

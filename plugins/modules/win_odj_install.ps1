@@ -90,19 +90,24 @@ namespace WinImage.Provisioning.OdjInstall
         private const int ERROR_FILE_NOT_FOUND = 2;
         private const int ERROR_NO_MORE_ITEMS = 259;
         private const int REG_PROCESS_APPKEY = 0x1;
+        private const int REG_APP_HIVE_OPEN_READ_ONLY = 0x2;  // winnt.h REG_OPEN_READ_ONLY
+
+        // The dump only reads: the image's hive is loaded read-only, so that looking (the query phase,
+        // check mode included) can never write a dirty hive back or flush its logs.
+        public const int AppKeyOptions = REG_PROCESS_APPKEY | REG_APP_HIVE_OPEN_READ_ONLY;
         private static readonly IntPtr HKEY_LOCAL_MACHINE = new IntPtr(unchecked((int)0x80000002));
 
         private IntPtr root = IntPtr.Zero;
 
         // hivePath null: the running system's HKLM\SYSTEM; else an offline SYSTEM hive file,
-        // loaded privately (RegLoadAppKey) and unloaded again when disposed.
+        // loaded privately and read-only (RegLoadAppKey) and unloaded again when disposed.
         public HiveDump(string hivePath)
         {
             int rc;
             if (hivePath == null)
                 rc = NativeMethods.RegOpenKeyExW(HKEY_LOCAL_MACHINE, "SYSTEM", 0, KEY_READ, out root);
             else
-                rc = NativeMethods.RegLoadAppKeyW(hivePath, out root, KEY_READ, REG_PROCESS_APPKEY, 0);
+                rc = NativeMethods.RegLoadAppKeyW(hivePath, out root, KEY_READ, AppKeyOptions, 0);
             if (rc != ERROR_SUCCESS)
                 throw new Win32Exception(rc, String.Format("cannot open the SYSTEM hive {0}: {1} (Win32 error {2})",
                     hivePath ?? "HKLM\\SYSTEM", new Win32Exception(rc).Message, rc));

@@ -171,8 +171,9 @@ def test_write_read_pending_and_compare_both_readers(shared_dir, tmp_path):
     assert [p['label'] for p in pending['parts']] == ['join provider (ODJ_WIN7BLOB)', 'join provider 3']
     leaked = pd.win7.machine_password in repr(pending)
     assert not leaked, 'read_pending must not return the password'
-    assert reg.same_machine(pending, pd)
-    assert not reg.same_machine(pending, fixture_package(shared_dir, 'samba-reuse-ws0001.djoin'))
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, pending_join, same_join
+    assert same_join(*(pending_join(pending) + package_join(pd)))
+    assert not same_join(*(pending_join(pending) + package_join(fixture_package(shared_dir, 'samba-reuse-ws0001.djoin'))))
     # a changed value is reported, the secret without its value
     other = reg.plan_entries(fixture_package(shared_dir, 'samba-reuse-ws0001.djoin'), 'ControlSet001')
     problems = reg.compare(other, reg.RegipyReader(out))

@@ -399,6 +399,7 @@ public static class Harness
     {
         byte[] key = Convert.FromBase64String(args[0]);
         Console.WriteLine(WinImage.Provisioning.OdjInstall.HiveDump.Hmac(key, args[1]));
+        Console.WriteLine("appkey " + WinImage.Provisioning.OdjInstall.HiveDump.AppKeyOptions);
         try
         {
             WinImage.Provisioning.OdjInstall.Installer.Install(new byte[0], 0, "C:\\Windows");
@@ -467,7 +468,19 @@ def test_password_digest_matches_the_controller(tmp_path):
     for text in ('x', 'Pa55-w0rd with spaces', u'\u00e9t\u00e9 \u2603 "quoted"'):
         lines = build_and_run('win_odj_install.ps1', HARNESS_INSTALL, tmp_path, base64.b64encode(key).decode('ascii'), text)
         assert lines[0] == secret_digest(key, text)
-        assert lines[1] == 'refused: the package is empty'
+        assert lines[2] == 'refused: the package is empty'
+
+
+@needs_mono
+def test_image_hive_is_loaded_read_only(tmp_path):
+    """RegLoadAppKey gets REG_PROCESS_APPKEY | REG_APP_HIVE_OPEN_READ_ONLY (winnt.h 0x1 | 0x2), in every phase
+    that reads, check mode included; the only call that loads the hive is the dump's."""
+    import base64
+    lines = build_and_run('win_odj_install.ps1', HARNESS_INSTALL, tmp_path, base64.b64encode(b'k' * 32).decode('ascii'), 'x')
+    assert lines[1] == 'appkey 3'
+    text = read(os.path.join(MODULES, 'win_odj_install.ps1')).decode('utf-8')
+    calls = re.findall(r'RegLoadAppKeyW\(([^;]*)\);', text)
+    assert calls == ['hivePath, out root, KEY_READ, AppKeyOptions, 0'], calls
 
 
 @pytest.mark.parametrize('path', PS1_FILES, ids=rel)

@@ -181,20 +181,21 @@ def test_pending_join_read_back_like_odj_image_info(system_hive, djoin, other_dj
     package_digest = act.secret_digest(key, pd.win7.machine_password)
     assert digest == package_digest
 
-    decision, reason = act.decide_install(pending, digest, package_digest, pd, force=False)
+    decision, reason = act.decide(pending, digest, package_digest, pd, force=False)
     assert decision == 'unchanged' and 'already pending' in reason
-    assert act.decide_install(pending, digest, package_digest, pd, force=True)[0] == 'install'
+    # force replaces another machine's join; it does not reinstall the same one
+    assert act.decide(pending, digest, package_digest, pd, force=True)[0] == 'unchanged'
     # same machine, a newer package (different password): install without force
-    decision, reason = act.decide_install(pending, digest, act.secret_digest(key, 'another'), pd, force=False)
+    decision, reason = act.decide(pending, digest, act.secret_digest(key, 'another'), pd, force=False)
     assert decision == 'install' and 'different machine password' in reason
     # another machine's join pending: refuse unless forced
     other_pd = act.package_to_bytes(other_djoin)[1]
     other_digest = act.secret_digest(key, other_pd.win7.machine_password)
     with pytest.raises(AnsibleActionFail, match='different offline join is already pending.*KIOSK-07.*WS0001.*force=true'):
-        act.decide_install(pending, digest, other_digest, other_pd, force=False)
-    assert act.decide_install(pending, digest, other_digest, other_pd, force=True)[0] == 'install'
+        act.decide(pending, digest, other_digest, other_pd, force=False)
+    assert act.decide(pending, digest, other_digest, other_pd, force=True)[0] == 'install'
     # nothing pending
-    assert act.decide_install(None, None, other_digest, other_pd, force=False) == ('install', 'no offline join is pending')
+    assert act.decide(None, None, other_digest, other_pd, force=False) == ('install', 'no offline join is pending')
 
 
 def test_not_a_system_hive_is_reported():
@@ -208,10 +209,10 @@ def test_not_a_system_hive_is_reported():
 def test_running_system_already_joined(djoin):
     pd = act.package_to_bytes(djoin)[1]
     joined = {'name': 'kiosk-07', 'domain': 'CORP.example.test', 'part_of_domain': True}
-    assert act.decide_install(None, None, 'x', pd, False, computer=joined)[0] == 'unchanged'
-    assert act.decide_install(None, None, 'x', pd, True, computer=joined)[0] == 'install'
+    assert act.decide(None, None, 'x', pd, False, computer=joined)[0] == 'unchanged'
+    assert act.decide(None, None, 'x', pd, True, computer=joined)[0] == 'unchanged'
     workgroup = {'name': 'KIOSK-07', 'domain': 'WORKGROUP', 'part_of_domain': False}
-    assert act.decide_install(None, None, 'x', pd, False, computer=workgroup)[0] == 'install'
+    assert act.decide(None, None, 'x', pd, False, computer=workgroup)[0] == 'install'
 
 
 # ------------------------------------------------------------------ outcome and options
@@ -247,6 +248,64 @@ def test_validate_args(args, message):
 def test_validate_args_ok_and_paths():
     assert act.validate_args({'content': 'x', 'online': 'yes'}) == (None, 'x', None, True, False)
     assert act.validate_args({'src': 'a', 'windows_path': '\\\\srv\\img\\Windows', 'force': True})[4] is True
-    assert act.hive_path('D:\\mount\\Windows\\') == 'D:\\mount\\Windows\\System32\\config\\SYSTEM'
     assert act.same_windows_path('C:\\WINDOWS\\', 'c:\\Windows')
     assert not act.same_windows_path('D:\\mount\\Windows', 'C:\\Windows')
+
+
+# ------------------------------------------------------------------ run() against recorded module results
+
+def _query_of(system_hive, pd=None):
+    """A recorded query phase: the dump of a real SYSTEM hive (plus pd's join when given), keyed as sent."""
+    def answer(module_args):
+        key = base64.b64decode(module_args['_hmac_key'])
+        with _hivex.Hive(system_hive) as hive:
+            reader = HivexReader(hive)
+            from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import control_set_name
+            overlay = plan_entries(pd, control_set_name(reader), skip_unsupported=True) if pd is not None else ()
+            query = dump_like_module(reader, key, overlay)
+        query.update(system_root='C:\\Windows', hive_path='D:\\mnt\\Windows\\System32\\config\\SYSTEM')
+        return query
+    return answer
+
+
+def _run(djoin, recorded, check_mode=False, **kw):
+    from win_action_stub import run_action
+    args = {'content': to_base64(to_raw(djoin)), 'windows_path': 'D:\\mnt\\Windows'}
+    args.update(kw)
+    return run_action(act.ActionModule, args, recorded, check_mode=check_mode)
+
+
+def test_run_installs_then_reads_back(system_hive, djoin):
+    pd = act.package_to_bytes(djoin)[1]
+    queries = [_query_of(system_hive), _query_of(system_hive, pd)]
+    result, conn = _run(djoin, {'query': queries, 'install': {'changed': True, 'status': 0}})
+    assert conn.phases() == ['query', 'install', 'query']
+    assert result['changed'] and result['decision'] == 'install' and not result.get('warnings')
+    assert result['pending_join']['machine_name'] == 'KIOSK-07' and result['pending_join_before'] is None
+    install = conn.calls[1][1]
+    assert install['_request'] == {'options': 0, 'windows_path': 'D:\\mnt\\Windows'}
+    assert base64.b64decode(install['_package']) == to_raw(djoin)
+    assert pd.win7.machine_password not in repr(result)
+
+
+def test_run_check_mode_and_idempotence(system_hive, djoin):
+    pd = act.package_to_bytes(djoin)[1]
+    result, conn = _run(djoin, {'query': _query_of(system_hive)}, check_mode=True)
+    assert conn.phases() == ['query'] and result['changed'] is True
+    result, conn = _run(djoin, {'query': _query_of(system_hive, pd)}, force=True)
+    assert conn.phases() == ['query'] and result['changed'] is False and result['decision'] == 'unchanged'
+
+
+def test_run_errors(system_hive, djoin, other_djoin):
+    other = act.package_to_bytes(other_djoin)[1]
+    with pytest.raises(AnsibleActionFail, match='different offline join is already pending'):
+        _run(djoin, {'query': _query_of(system_hive, other)})
+    result, conn = _run(djoin, {'query': _query_of(system_hive), 'install': {'changed': True, 'status': 2717}})
+    assert result['failed'] and 'NERR_CantLoadOfflineHive (2717)' in result['msg'] and not result['changed']
+    with pytest.raises(AnsibleActionFail, match='running system'):
+        _run(djoin, {'query': dict(_query_of(system_hive)({'_hmac_key': base64.b64encode(b'k' * 32)}))},
+             windows_path='C:\\WINDOWS\\')
+    with pytest.raises(AnsibleActionFail, match='no SYSTEM hive'):
+        _run(djoin, {'query': {'hive_exists': False, 'system_root': 'C:\\Windows', 'hive_path': 'D:\\x'}})
+    result, conn = _run(djoin, {'query': {'failed': True, 'msg': 'cannot open', 'secrets': [{'hmac': 'x'}]}})
+    assert result['failed'] and 'secrets' not in result
