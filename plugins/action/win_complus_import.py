@@ -73,16 +73,21 @@ def summarize_inspection(info):
 
 def decode_apply(apply_result, plan, partitions):
     """Result fields from the module's apply phase; (fields, error message or None)."""
+    error = apply_result.get('step_error')
     fields = {
         'applications': _complus.decode_applications(apply_result.get('applications'), partitions),
         'modules': _complus.decode_modules(apply_result.get('modules')),
-        'components': _complus.decode_components(apply_result.get('components')),
+        'components': _complus.decode_components(apply_result.get('components'), (error or {}).get('error_info')),
         'completed_steps': apply_result.get('completed_steps') or [],
     }
-    error = apply_result.get('step_error')
     if error:
-        operation = {'install': 'InstallApplication', 'remove': 'removing the existing application',
+        operation = {'install': plan.get('method') or 'InstallApplication',
+                     'remove': 'removing the existing application',
+                     'select_partition': 'making partition %s current (CurrentPartition)' % plan['partition']['id'],
                      'create_partition': 'creating partition %s' % plan['partition']['id']}.get(error.get('action'), error.get('action'))
+        if error.get('action') == 'precondition':
+            fields['error'] = {'action': 'precondition', 'hresult': None, 'error_info': []}
+            return fields, 'the import was not started, nothing was changed: %s' % error.get('message')
         message = _complus.failure_message(operation, error.get('hresult') or 0, error.get('error_info'), detail=error.get('message'))
         if 'remove' in fields['completed_steps'] and error.get('action') == 'install':
             message += ('. The existing application was removed before the import failed: it is no longer installed '
@@ -91,7 +96,7 @@ def decode_apply(apply_result, plan, partitions):
                            'error_info': _complus.decode_error_info(error.get('error_info'))}
         return fields, message
     failed_modules = [m['name'] for m in fields['modules'] if m['failed']]
-    failed_components = [c['name'] or c['clsid'] for c in fields['components'] if not _complus.describe_hresult(c['hresult'])['success']]
+    failed_components = [c['name'] or c['clsid'] for c in fields['components'] if c['failed']]
     if failed_modules or failed_components:
         return fields, 'the import finished but reported failures: modules %s; components %s' % (
             ', '.join(failed_modules) or 'none', ', '.join(failed_components) or 'none')
@@ -145,7 +150,8 @@ class ActionModule(ActionBase):
 
             result.update({
                 'changed': plan['changed'],
-                'plan': {'partition': plan['partition'], 'applications': plan['applications'], 'steps': plan['steps'],
+                'plan': {'method': plan['method'], 'partition': plan['partition'], 'applications': plan['applications'],
+                         'steps': plan['steps'],
                          'install_options': plan['install_options'], 'wire_import_flags': plan['wire_import_flags']},
                 'package': {'applications': package['applications'], 'controller_inspection': summarize_inspection(inspection)},
                 'partition': {'id': plan['partition']['id'], 'name': plan['partition']['name']},

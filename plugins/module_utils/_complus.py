@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute
+from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute, same_windows_path
 
 GLOBAL_PARTITION_ID = '41E90F3E-56C1-4633-81C3-6E8BAC8BDD70'
 
@@ -160,11 +160,33 @@ def decode_modules(raw_modules):
     return out
 
 
-def decode_components(raw_components):
-    """[{'clsid', 'name', 'status', 'hresult'}] -> decoded, with flag names and the HRESULT's name."""
+def component_hresult(component, error_info):
+    """The HRESULT the catalog reported for a component: its ErrorInfo entry's (MajorRef/MinorRef = CLSID or ProgID), else None.
+
+    COMAdminCatalog reports per-object failures only through the ErrorInfo collection; a component no entry
+    names has no HRESULT to report (None, never a made-up S_OK).
+    """
+    if component.get('hresult') is not None:
+        return component.get('hresult')
+    keys = set()
+    if component.get('clsid'):
+        keys.add(normalize_guid(component['clsid']) or component['clsid'].lower())
+    if component.get('name'):
+        keys.add(component['name'].lower())
+    for entry in error_info or []:
+        for ref in (entry.get('major_ref'), entry.get('minor_ref'), entry.get('name')):
+            if ref and (normalize_guid(ref) or ref.lower()) in keys:
+                return entry.get('error_code')
+    return None
+
+
+def decode_components(raw_components, error_info=None):
+    """[{'clsid', 'name', 'status', 'hresult'}] -> decoded, with flag names and the HRESULT's name (None when unknown)."""
     out = []
     for item in raw_components or []:
-        hres = describe_hresult(item.get('hresult') or 0)
+        value = component_hresult(item, error_info)
+        hres = describe_hresult(value) if value is not None else {'value': None, 'name': None, 'message': None,
+                                                                   'success': True}
         out.append({
             'clsid': normalize_guid(item.get('clsid')) if item.get('clsid') else item.get('clsid'),
             'name': item.get('name'),
@@ -173,6 +195,7 @@ def decode_components(raw_components):
             'hresult': hres['value'],
             'hresult_name': hres['name'],
             'hresult_message': hres['message'],
+            'failed': not hres['success'],
         })
     return out
 
@@ -347,6 +370,48 @@ def _same_text(a, b):
     return (a or '').strip().lower() == (b or '').strip().lower()
 
 
+def install_method(package_app):
+    """InstallPartition for a file ExportPartition wrote (it records a partition), else InstallApplication."""
+    recorded = normalize_guid(package_app.get('partition_id'))
+    return 'InstallPartition' if recorded and recorded != GLOBAL_PARTITION_ID else 'InstallApplication'
+
+
+def _matching(existing, app, target):
+    """(in the target partition, in other partitions, 'id' | 'name') for a package application.
+
+    By application ID when the package records one (names are not unique); by name only when it does not.
+    """
+    wanted = normalize_guid(app.get('id'))
+    if wanted:
+        same = [x for x in existing if normalize_guid(x.get('id')) == wanted]
+        how = 'id'
+    else:
+        same = [x for x in existing if _same_text(x.get('name'), app.get('name'))]
+        how = 'name'
+    in_target = [x for x in same if (normalize_guid(x.get('partition_id')) or GLOBAL_PARTITION_ID) == target]
+    elsewhere = [x for x in same if (normalize_guid(x.get('partition_id')) or GLOBAL_PARTITION_ID) != target]
+    return in_target, elsewhere, how
+
+
+def _differences(current, app, options):
+    """What an installed application has that the import would change (the write-only password never counts)."""
+    differs = []
+    if bool(current.get('is_proxy')) != bool(app.get('is_proxy')):
+        differs.append('is a %s on the target but the package holds a %s' % (
+            'proxy' if current.get('is_proxy') else 'server application',
+            'proxy' if app.get('is_proxy') else 'server application'))
+    if app.get('is_proxy') and options.get('remote_server_name') and \
+            not _same_text(current.get('server_name'), options['remote_server_name']):
+        differs.append('points at server %r, not %r' % (current.get('server_name'), options['remote_server_name']))
+    if options.get('run_as_user') and not app.get('is_proxy') and \
+            not _same_text(current.get('identity'), options['run_as_user']):
+        differs.append('runs as %r, not %r' % (current.get('identity'), options['run_as_user']))
+    if options.get('destination') and current.get('directory') and \
+            not same_windows_path(current.get('directory'), options['destination']):
+        differs.append('is installed in %r, not %r' % (current.get('directory'), options['destination']))
+    return differs
+
+
 def plan(options, package, catalog):
     """Decide what importing (or removing) the package does, before anything happens.
 
@@ -356,7 +421,10 @@ def plan(options, package, catalog):
               'applications': [{'id', 'name', 'partition_id', 'is_proxy', 'server_name', 'changeable', 'deleteable'}]}
     Returns {'changed', 'partition', 'applications': [...], 'steps': [...], 'warnings': [...],
              'install_options': int}; raises ComplusError when the change is not allowed.
-    Step kinds: create_partition, remove (id, make_deletable), install.
+    Step kinds: create_partition, select_partition (ICOMAdminCatalog2.CurrentPartition), remove (id,
+    make_deletable), install (method: InstallApplication or InstallPartition).
+    package applications: 'id' (the application ID the package records, when it does) decides which installed
+    application is the same one; without it the name does.
     """
     apps = list((package or {}).get('applications') or [])
     if not apps:
@@ -382,16 +450,15 @@ def plan(options, package, catalog):
     existing = list(catalog.get('applications') or [])
     decisions = []
     for app in apps:
-        in_target = [x for x in existing if _same_text(x.get('name'), app.get('name'))
-                     and normalize_guid(x.get('partition_id')) == target]
-        elsewhere = [x for x in existing if _same_text(x.get('name'), app.get('name'))
-                     and normalize_guid(x.get('partition_id')) != target]
+        in_target, elsewhere, matched_by = _matching(existing, app, target)
         entry = {'name': app.get('name'), 'is_proxy': bool(app.get('is_proxy')), 'existing_id': None,
+                 'matched_by': matched_by,
                  'other_partitions': sorted(set(normalize_guid(x.get('partition_id')) or '' for x in elsewhere)),
                  'new_id_expected': False, 'make_deletable': False}
         if len(in_target) > 1:
-            raise ComplusError('%d applications named %r exist in partition %s (COMADMIN_E_AMBIGUOUS_APPLICATION_NAME); '
-                               'remove the duplicates first' % (len(in_target), app.get('name'), target))
+            raise ComplusError('%d applications named %r exist in partition %s (COMADMIN_E_AMBIGUOUS_APPLICATION_NAME) and '
+                               'the package records no application ID to tell them apart; remove the duplicates first'
+                               % (len(in_target), app.get('name'), target))
         current = in_target[0] if in_target else None
         if current:
             entry['existing_id'] = normalize_guid(current.get('id'))
@@ -406,14 +473,7 @@ def plan(options, package, catalog):
                 entry.update(decision='remove', make_deletable=not deletable,
                              reason='installed in partition %s' % target)
         elif current:
-            differs = []
-            if bool(current.get('is_proxy')) != bool(app.get('is_proxy')):
-                differs.append('is a %s on the target but the package holds a %s' % (
-                    'proxy' if current.get('is_proxy') else 'server application',
-                    'proxy' if app.get('is_proxy') else 'server application'))
-            if app.get('is_proxy') and options.get('remote_server_name') and \
-                    not _same_text(current.get('server_name'), options['remote_server_name']):
-                differs.append('points at server %r, not %r' % (current.get('server_name'), options['remote_server_name']))
+            differs = _differences(current, app, options)
             if force:
                 deletable = current.get('deleteable', True) and current.get('changeable', True)
                 entry.update(decision='replace', make_deletable=not deletable,
@@ -428,8 +488,8 @@ def plan(options, package, catalog):
             entry.update(decision='import', reason='not installed in partition %s' % target)
             if elsewhere:
                 entry['new_id_expected'] = True
-                entry['reason'] += ('; an application of that name exists in partition(s) %s: if it has the same ID, '
-                                    'COM+ gives the imported one a new application ID' % ', '.join(entry['other_partitions']))
+                entry['reason'] += ('; the application exists in partition(s) %s: COM+ gives the imported one a new '
+                                    'application ID' % ', '.join(entry['other_partitions']))
         decisions.append(entry)
 
     kinds = set(d['decision'] for d in decisions)
@@ -438,14 +498,20 @@ def plan(options, package, catalog):
                            'all of them and would fail on the installed ones: set force=true to replace them'
                            % ', '.join('%s: %s' % (d['name'], d['decision']) for d in decisions))
 
+    # Order: everything that can fail without changing anything first (partition chosen, files checked by the
+    # module's preconditions), then removals, then the import. COM+ catalog changes are not transactional:
+    # a failure after a removal leaves the application removed.
+    method = install_method(first)
     steps = []
     if state == 'present' and kinds & set(['import', 'replace']):
-        if partition['create']:
+        if partition['create'] and method == 'InstallApplication':
             steps.append({'action': 'create_partition', 'id': partition['id'], 'name': partition['name'] or partition['id']})
+        if method == 'InstallApplication' and partition['id'] != GLOBAL_PARTITION_ID:
+            steps.append({'action': 'select_partition', 'id': partition['id']})
         for d in decisions:
             if d['decision'] == 'replace':
                 steps.append({'action': 'remove', 'id': d['existing_id'], 'name': d['name'], 'make_deletable': d['make_deletable']})
-        steps.append({'action': 'install', 'partition_id': partition['id'],
+        steps.append({'action': 'install', 'method': method, 'partition_id': partition['id'],
                       'options': install_options(options.get('with_users'), options.get('overwrite_files'))})
     elif state == 'absent':
         for d in decisions:
@@ -454,6 +520,7 @@ def plan(options, package, catalog):
 
     return {
         'changed': bool(steps),
+        'method': method,
         'partition': partition,
         'applications': decisions,
         'steps': steps,

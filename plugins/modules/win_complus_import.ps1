@@ -9,9 +9,13 @@
 # plugins/module_utils/_complus.py decide everything. This module
 #  - query: reads the package (QueryApplicationFile2) and the catalog
 #    (partitions, applications) and returns them as they are;
-#  - apply: carries out the steps of the plan it is given (create_partition,
+#  - apply: checks the preconditions of the plan it is given (package file,
+#    destination folder, every application to remove) before changing
+#    anything, then carries out its steps (create_partition, select_partition,
 #    remove, install) and reports what is installed afterwards.
 # Numbers (flags, HRESULTs) are returned raw; the controller names them.
+# COM+ catalog changes are not transactional: a step that fails after a
+# removal leaves the application removed (the controller says so).
 
 $spec = @{
     options = @{
@@ -216,7 +220,8 @@ Function Get-ApplicationReport {
                     name = [string](Get-CatalogValue -Object $comp -Name 'ProgID')
                     module = $dll
                     status = $null
-                    hresult = 0
+                    # the catalog reports a component's HRESULT only through ErrorInfo; the controller matches it
+                    hresult = $null
                 }
                 if (-not $entry.name) {
                     $entry.name = [string]$comp.Name
@@ -281,9 +286,11 @@ if ($module.Params._phase -eq 'query') {
         $module.Result.package_size = (Get-Item -LiteralPath $file).Length
         try {
             $files = $catalog.QueryApplicationFile2($file)
+            $files.Populate()
             for ($i = 0; $i -lt $files.Count; $i++) {
                 $item = $files.Item($i)
                 $package.Add(@{
+                        id = Get-CatalogValue -Object $item -Name 'ApplicationID'
                         name = Get-CatalogValue -Object $item -Name 'ApplicationName'
                         description = Get-CatalogValue -Object $item -Name 'Description'
                         file_name = Get-CatalogValue -Object $item -Name 'FileName'
@@ -310,8 +317,36 @@ if ($module.CheckMode) {
     $module.ExitJson()
 }
 $module.Result.completed_steps = [System.Collections.Generic.List[Object]]@()
+$steps = @($request['steps'])
 $installPartition = $null
-foreach ($step in @($request['steps'])) {
+
+# preconditions, all before the first change
+$problem = $null
+if (-not ($file -and (Test-Path -LiteralPath $file -PathType Leaf))) {
+    $problem = "the package $file does not exist"
+}
+elseif ($module.Params.destination -and -not (Test-Path -LiteralPath $module.Params.destination -PathType Container)) {
+    $problem = "the destination folder $($module.Params.destination) does not exist"
+}
+else {
+    foreach ($step in $steps) {
+        if ($step['action'] -eq 'remove' -and $null -eq (Find-Application -Catalog $catalog -Id $step['id'].Trim('{}'))) {
+            $problem = "the application $($step['id']) to remove was not found"
+            break
+        }
+    }
+}
+if ($null -ne $problem) {
+    $module.Result.step_error = @{
+        action = 'precondition'
+        hresult = $null
+        message = $problem
+        error_info = @()
+    }
+    $module.ExitJson()
+}
+
+foreach ($step in $steps) {
     $module.Result.failed_step = $step['action']
     try {
         if ($step['action'] -eq 'create_partition') {
@@ -321,6 +356,10 @@ foreach ($step in @($request['steps'])) {
             $new.Value('ID') = '{' + $step['id'].Trim('{}') + '}'
             $new.Value('Name') = $step['name']
             [void]$partitions.SaveChanges()
+        }
+        elseif ($step['action'] -eq 'select_partition') {
+            # ICOMAdminCatalog2.CurrentPartition is a write-only property: assigned, not called
+            $catalog.CurrentPartition = '{' + $step['id'].Trim('{}') + '}'
         }
         elseif ($step['action'] -eq 'remove') {
             $found = Find-Application -Catalog $catalog -Id $step['id'].Trim('{}')
@@ -340,9 +379,6 @@ foreach ($step in @($request['steps'])) {
         }
         else {
             $installPartition = $step['partition_id']
-            if ($installPartition -and $installPartition.Trim('{}') -ne $globalPartition.Trim('{}')) {
-                $catalog.CurrentPartition('{' + $installPartition.Trim('{}') + '}')
-            }
             $destination = ''
             if ($module.Params.destination) {
                 $destination = $module.Params.destination
@@ -357,7 +393,12 @@ foreach ($step in @($request['steps'])) {
             if ($module.Params.remote_server_name) {
                 $rsn = $module.Params.remote_server_name
             }
-            $catalog.InstallApplication($file, $destination, [int]$step['options'], $user, $password, $rsn)
+            if ($step['method'] -eq 'InstallPartition') {
+                $catalog.InstallPartition($file, $destination, [int]$step['options'], $user, $password, $rsn)
+            }
+            else {
+                $catalog.InstallApplication($file, $destination, [int]$step['options'], $user, $password, $rsn)
+            }
         }
         $module.Result.changed = $true
         $module.Result.completed_steps.Add($step['action'])

@@ -219,7 +219,7 @@ def test_import_when_absent_everywhere():
     assert result['changed'] is True
     assert result['applications'][0]['decision'] == 'import'
     assert result['applications'][0]['new_id_expected'] is False
-    assert result['steps'] == [{'action': 'install', 'partition_id': GLOBAL, 'options': 1}]
+    assert result['steps'] == [{'action': 'install', 'method': 'InstallApplication', 'partition_id': GLOBAL, 'options': 1}]
     assert result['install_options'] == 1 and result['wire_import_flags'] == 0x10
 
 
@@ -235,7 +235,7 @@ def test_exists_in_target_force_replaces():
     assert result['applications'][0]['decision'] == 'replace'
     assert result['steps'] == [
         {'action': 'remove', 'id': APP_ID.strip('{}'), 'name': 'Orders', 'make_deletable': True},
-        {'action': 'install', 'partition_id': GLOBAL, 'options': 2},
+        {'action': 'install', 'method': 'InstallApplication', 'partition_id': GLOBAL, 'options': 2},
     ]
 
 
@@ -263,14 +263,54 @@ def test_target_partition_from_package_decides_collision():
     assert result['partition']['id'] == SALES
     assert result['applications'][0]['decision'] == 'import'
     assert result['applications'][0]['new_id_expected'] is True
-    assert result['steps'] == [{'action': 'install', 'partition_id': SALES, 'options': 0}]
+    # a file ExportPartition wrote goes in through InstallPartition, which needs no partition selected first
+    assert result['steps'] == [{'action': 'install', 'method': 'InstallPartition', 'partition_id': SALES, 'options': 0}]
 
 
 def test_new_partition_step():
     new = '99999999-8888-7777-6666-555555555555'
     result = c.plan(opts(), pkg(partition_id=new, partition_name='Finance'), catalog())
-    assert result['steps'][0] == {'action': 'create_partition', 'id': new, 'name': 'Finance'}
-    assert result['steps'][1]['partition_id'] == new
+    assert [s['action'] for s in result['steps']] == ['install']
+    assert result['steps'][0]['method'] == 'InstallPartition' and result['steps'][0]['partition_id'] == new
+    # an application export into a partition named by the option: create it, make it current, install
+    result = c.plan(opts(partition=new), pkg(), catalog())
+    assert result['steps'] == [{'action': 'create_partition', 'id': new, 'name': new},
+                               {'action': 'select_partition', 'id': new},
+                               {'action': 'install', 'method': 'InstallApplication', 'partition_id': new, 'options': 0}]
+
+
+def test_partition_is_selected_before_anything_is_removed():
+    result = c.plan(opts(partition='Sales', force=True), pkg(), catalog([app(partition=SALES)]))
+    assert [s['action'] for s in result['steps']] == ['select_partition', 'remove', 'install']
+    assert result['steps'][0] == {'action': 'select_partition', 'id': SALES}
+
+
+def test_existing_application_is_matched_by_its_id():
+    # same name, another ID in the target partition: a different application, not "already installed"
+    by_id = pkg()
+    by_id['applications'][0]['id'] = '{%s}' % OTHER_ID.strip('{}').lower()
+    result = c.plan(opts(), by_id, catalog([app()]))
+    assert result['applications'][0]['decision'] == 'import' and result['applications'][0]['matched_by'] == 'id'
+    # the same ID under another name is the installed application
+    result = c.plan(opts(), by_id, catalog([app(name='Orders (renamed)', app_id=OTHER_ID)]))
+    assert result['applications'][0]['decision'] == 'unchanged'
+    assert result['applications'][0]['existing_id'] == OTHER_ID.strip('{}').upper()
+    # two of the same name no longer matter when the ID tells them apart
+    result = c.plan(opts(force=True), by_id, catalog([app(), app(app_id=OTHER_ID)]))
+    assert result['applications'][0]['existing_id'] == OTHER_ID.strip('{}').upper()
+
+
+def test_run_as_identity_and_directory_changes_are_noticed():
+    installed = dict(app(), identity='CORP\\svc-old', directory='D:\\ComApps\\Orders')
+    with pytest.raises(ComplusError, match="runs as 'CORP.*svc-old', not 'CORP.*svc-orders'"):
+        c.plan(opts(run_as_user='CORP\\svc-orders', run_as_password='pw'), pkg(), catalog([installed]))
+    with pytest.raises(ComplusError, match="is installed in 'D:.*Orders', not 'E:"):
+        c.plan(opts(destination='E:\\ComApps\\Orders'), pkg(), catalog([installed]))
+    same = c.plan(opts(run_as_user='corp\\SVC-OLD', run_as_password='pw', destination='d:\\comapps\\orders\\'), pkg(),
+                  catalog([installed]))
+    assert same['changed'] is False
+    forced = c.plan(opts(run_as_user='CORP\\svc-orders', run_as_password='pw', force=True), pkg(), catalog([installed]))
+    assert [s['action'] for s in forced['steps']] == ['remove', 'install']
 
 
 def test_ambiguous_name_fails():
@@ -411,9 +451,82 @@ def test_action_decode_apply():
                      'components 1E4B3C7A-0000-4000-8000-000000000002')
 
 
+def test_component_hresults_are_the_catalogs():
+    plan = c.plan(opts(), pkg(), catalog())
+    # no HRESULT reported for a component: unknown, not S_OK, and not a failure
+    fields, error = action.decode_apply({'completed_steps': ['install'], 'components': [
+        {'clsid': '{1E4B3C7A-0000-4000-8000-000000000001}', 'name': 'Orders.Order', 'status': 0x1B, 'hresult': None}]},
+        plan, [])
+    assert error is None and fields['components'][0]['hresult'] is None and fields['components'][0]['failed'] is False
+    # the ErrorInfo entry naming a component gives its HRESULT, and the failed-component check fires
+    fields, error = action.decode_apply({
+        'completed_steps': [],
+        'components': [{'clsid': '{1E4B3C7A-0000-4000-8000-000000000001}', 'name': 'Orders.Order', 'status': 0x200,
+                        'hresult': None}],
+        'step_error': {'action': 'install', 'hresult': 0x80110401, 'message': 'errors',
+                       'error_info': [{'name': 'Orders.Order', 'major_ref': '{1e4b3c7a-0000-4000-8000-000000000001}',
+                                       'error_code': 0x80110439}]},
+    }, plan, [])
+    assert fields['components'][0]['hresult_name'] == 'COMADMIN_E_COMPONENTEXISTS'
+    assert fields['components'][0]['failed'] is True
+
+
 def test_action_summarize_inspection():
     assert action.summarize_inspection(None) is None
     info = {'path': '/x', 'size': 1, 'sha256': 'ab', 'product_name': 'P', 'product_code': None, 'product_version': None,
             'manufacturer': None, 'tables': ['Complus'], 'complus': [], 'files': [], 'apl_files': [], 'summary': {}}
     assert set(action.summarize_inspection(info)) == {'size', 'sha256', 'product_name', 'product_code', 'product_version',
                                                       'manufacturer', 'tables', 'complus', 'files', 'apl_files'}
+
+
+# ------------------------------------------------------------------ run() against recorded module results
+
+def _query(apps=(), package_apps=None):
+    return {'package_exists': True, 'package_size': 4096,
+            'package': {'applications': package_apps or [{'id': APP_ID, 'name': 'Orders', 'is_proxy': False,
+                                                          'has_users': False, 'partition_id': None}]},
+            'catalog': catalog(apps)}
+
+
+def _run(recorded, check_mode=False, **kw):
+    from win_action_stub import run_action
+    args = {'path': 'C:\\pkg\\orders.msi'}
+    args.update(kw)
+    return run_action(action.ActionModule, args, recorded, check_mode=check_mode)
+
+
+def test_run_check_mode_and_idempotence():
+    result, conn = _run({'query': _query()}, check_mode=True)
+    assert conn.phases() == ['query'] and result['changed'] is True
+    assert result['plan']['steps'][-1]['method'] == 'InstallApplication'
+    result, conn = _run({'query': _query([app()])})
+    assert conn.phases() == ['query'] and result['changed'] is False
+
+
+def test_run_sends_the_plan_and_reports_the_import():
+    applied = {'changed': True, 'completed_steps': ['select_partition', 'install'],
+               'applications': [{'id': APP_ID, 'name': 'Orders', 'partition_id': '{%s}' % SALES}],
+               'modules': [{'name': 'D:\\Orders.dll', 'status': 0x1B}],
+               'components': [{'clsid': '{1E4B3C7A-0000-4000-8000-000000000001}', 'name': 'Orders.Order', 'status': 0x1B,
+                               'hresult': None}]}
+    result, conn = _run({'query': _query(), 'apply': applied}, partition='Sales')
+    assert conn.phases() == ['query', 'apply']
+    steps = conn.calls[1][1]['_request']['steps']
+    assert [s['action'] for s in steps] == ['select_partition', 'install']
+    assert result['changed'] and not result.get('failed') and result['components'][0]['hresult'] is None
+
+
+def test_run_failures_say_what_was_changed():
+    failed = {'changed': True, 'completed_steps': ['remove'],
+              'step_error': {'action': 'install', 'hresult': 0x8011040D, 'message': 'copy', 'error_info': []}}
+    result, dummy = _run({'query': _query([app()]), 'apply': failed}, force=True)
+    assert result['failed'] and 'was removed before the import failed' in result['msg']
+    refused = {'changed': False, 'completed_steps': [],
+               'step_error': {'action': 'precondition', 'hresult': None, 'message': 'the destination folder E:\\x does not exist',
+                              'error_info': []}}
+    result, dummy = _run({'query': _query([app()]), 'apply': refused}, force=True, destination='E:\\x')
+    assert result['failed'] and result['changed'] is False
+    assert 'nothing was changed' in result['msg'] and 'E:\\x does not exist' in result['msg']
+    assert 'was removed' not in result['msg']
+    with pytest.raises(AnsibleActionFail, match='not a COM\\+ application package'):
+        _run({'query': dict(_query(), package={'applications': []})})

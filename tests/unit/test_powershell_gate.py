@@ -479,7 +479,7 @@ def test_image_hive_is_loaded_read_only(tmp_path):
     lines = build_and_run('win_odj_install.ps1', HARNESS_INSTALL, tmp_path, base64.b64encode(b'k' * 32).decode('ascii'), 'x')
     assert lines[1] == 'appkey 3'
     text = read(os.path.join(MODULES, 'win_odj_install.ps1')).decode('utf-8')
-    calls = re.findall(r'RegLoadAppKeyW\(([^;]*)\);', text)
+    calls = re.findall(r'NativeMethods\.RegLoadAppKeyW\(([^;]*)\);', text)
     assert calls == ['hivePath, out root, KEY_READ, AppKeyOptions, 0'], calls
 
 
@@ -514,12 +514,52 @@ def test_step_keys_agree_with_the_plan():
     read_keys = set(re.findall(r"\$step\['(\w+)'\]", ps1))
     opts = _complus.validate_options({'src': 'a.msi', 'force': True})
     new_partition = '99999999-8888-7777-6666-555555555555'
-    plan = _complus.plan(opts, {'applications': [{'name': 'Orders', 'partition_id': new_partition, 'partition_name': 'F'}]},
+    opts['partition'] = new_partition
+    plan = _complus.plan(opts, {'applications': [{'name': 'Orders'}]},
                          {'partitions': [], 'partitions_enabled': True,
                           'applications': [{'id': '6A5C2D4E-0000-4000-8000-00000000A001', 'name': 'Orders',
                                             'partition_id': new_partition}]})
     actions = dict((step['action'], set(step)) for step in plan['steps'])
-    assert sorted(actions) == ['create_partition', 'install', 'remove']
+    assert sorted(actions) == ['create_partition', 'install', 'remove', 'select_partition']
     produced = set().union(*actions.values())
     assert read_keys <= produced, sorted(read_keys - produced)
     assert read_keys == produced, 'plan keys the module ignores: %s' % sorted(produced - read_keys)
+
+
+# ------------------------------------------------------------------ COMAdminCatalog calls
+
+def _ps_calls(text):
+    """(object.member, is_call, is_assignment) of every member access in the PowerShell code (tree-sitter)."""
+    src = HERE_STRING.sub('', text).encode('utf-8')
+    tree = PARSER.parse(src)
+    found = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type in ('invokation_expression', 'member_access'):
+            found.append((node.type, src[node.start_byte:node.end_byte].decode('utf-8')))
+        if node.type == 'assignment_expression':
+            found.append(('assignment', src[node.children[0].start_byte:node.children[0].end_byte].decode('utf-8')))
+        stack.extend(node.children)
+    return found
+
+
+def test_complus_current_partition_is_assigned_not_called():
+    """ICOMAdminCatalog2.CurrentPartition is a write-only property: `$catalog.CurrentPartition = id`."""
+    text = read(os.path.join(MODULES, 'win_complus_import.ps1')).decode('utf-8')
+    calls = _ps_calls(text)
+    invoked = [t for kind, t in calls if kind == 'invokation_expression' and 'CurrentPartition' in t]
+    assigned = [t for kind, t in calls if kind == 'assignment' and t.endswith('.CurrentPartition')]
+    assert not invoked, invoked
+    assert assigned == ['$catalog.CurrentPartition']
+
+
+def test_complus_query_populates_and_apply_checks_before_changing():
+    text = read(os.path.join(MODULES, 'win_complus_import.ps1')).decode('utf-8')
+    query = text[text.index('QueryApplicationFile2('):]
+    assert query.index('.Populate()') < query.index('.Count'), 'the FilesForImport collection is read without Populate()'
+    assert "Get-CatalogValue -Object $item -Name 'ApplicationID'" in query
+    apply = text[text.index('# apply:'):]
+    assert apply.index("action = 'precondition'") < apply.index('.SaveChanges()') < apply.index('InstallApplication(')
+    assert '$catalog.InstallPartition(' in apply and "$step['method'] -eq 'InstallPartition'" in apply
+    assert 'hresult = 0' not in text, 'a component HRESULT must not be made up'
