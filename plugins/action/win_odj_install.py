@@ -38,7 +38,8 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide 
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (  # DumpReader: API
+    DumpReader,
     NotSystemHiveError,
     read_pending,
 )
@@ -116,33 +117,6 @@ def read_package_file(path, loader):
 
 
 # ---------------------------------------------------------------- the module's dump
-
-class DumpReader(object):
-    """A registry reader (HivexReader interface) over the module's key dump.
-
-    dump: {'<path>': {'values': [{'name', 'type', 'data' (base64)}], 'subkeys': [names]}}
-    with paths relative to the SYSTEM root; absent keys are missing from the dump.
-    """
-
-    def __init__(self, dump):
-        self.keys = dict(((k or '').lower(), v) for k, v in (dump or {}).items())
-
-    def values(self, key):
-        entry = self.keys.get(key.strip('\\').lower())
-        if entry is None:
-            return None
-        out = {}
-        for value in entry.get('values') or []:
-            name = value.get('name') or ''
-            out[name.lower()] = (name, int(value.get('type') or 0), base64.b64decode(value.get('data') or ''))
-        return out
-
-    def subkeys(self, key):
-        entry = self.keys.get(key.strip('\\').lower())
-        if entry is None:
-            return None
-        return list(entry.get('subkeys') or [])
-
 
 def secret_digest(key, secret):
     """HMAC-SHA256 (hex) of a password as UTF-16LE, keyed with the per-run key."""

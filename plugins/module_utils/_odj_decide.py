@@ -13,6 +13,7 @@
   already exist does (``win_odj_provision``).
 * :func:`provision_option_problems`: the ``NETSETUP_PROVISION_*`` combinations
   ``NetCreateProvisioningPackage`` cannot honour.
+* :func:`judge_join`: has a booted machine completed its join (``win_odj_join_info``)?
 
 Pure: no I/O, no AnsibleModule. Callers pass what they read.
 """
@@ -159,3 +160,39 @@ def provision_option_problems(options, domain_server=None, machine_account_ou=No
         warnings.append('provision_root_ca_certs is ignored when certificate_templates are given: the templates already '
                         'bring the root CA certificates of the provisioning host into the package')
     return errors, warnings
+
+
+# ---------------------------------------------------------------- a booted machine's join (win_odj_join_info)
+
+EVENT_JOIN_OK = 4098     # System log: the offline join completed at first boot
+EVENT_JOIN_FAILED = 4099  # System log: the offline join failed at first boot
+JOINED = 'joined'
+FAILED = 'failed'
+
+
+def judge_join(computer, pending, events, domain=None, machine=None):
+    """(status 'joined' | 'failed', message) of a booted machine.
+
+    computer: {'name', 'domain', 'part_of_domain'} (Win32_ComputerSystem); pending: the pending offline join
+    (``_odj_registry.read_pending``) or None; events: [{'id', 'time', 'message'}], newest first;
+    domain / machine: what the machine should be (None: any).
+    """
+    last = events[0] if events else {}
+    member = bool(computer.get('part_of_domain'))
+    actual = computer.get('domain') or ''
+    wanted_domain = domain or actual
+    in_domain = member and bool(domain_keys(actual) & domain_keys(wanted_domain))
+    if in_domain and machine and machine_key(computer.get('name')) != machine_key(machine):
+        return FAILED, 'member of %s as %s, expected %s' % (actual, machine_key(computer.get('name')), machine_key(machine))
+    if in_domain and last.get('id') != EVENT_JOIN_FAILED:
+        when = (', event %s at %s' % (last['id'], last.get('time'))) if last else ''
+        return JOINED, 'member of %s%s' % (actual, when)
+    if member and not in_domain:
+        return FAILED, 'member of %s, expected %s' % (actual, domain)
+    if last.get('id') == EVENT_JOIN_FAILED:
+        text = (last.get('message') or '')[:300]
+        return FAILED, 'event %d (offline join failed) at %s: %s' % (EVENT_JOIN_FAILED, last.get('time'), text)
+    if pending is not None:
+        return FAILED, ('the offline join of %s is still pending: the machine has not completed its first boot with '
+                        'the image' % describe_join(*pending_join(pending)))
+    return FAILED, 'not part of a domain and no offline join pending (was the package installed into the image it booted?)'

@@ -10,7 +10,7 @@ idempotency checks and for odj_image_info); ``compare`` lists differences.
 
 Readers: ``HivexReader`` (libhivex, the writer's own view) and
 ``RegipyReader`` (regipy, an independent parser used to verify what was
-written).
+written) and ``DumpReader`` (the key dump a Windows module returns).
 
 What the registry route cannot carry: certificate parts (OP_CERT_PART) and
 policy parts (OP_POLICY_PART), and part types nobody documents. Where they go
@@ -26,6 +26,7 @@ PrimaryDNSDomain); the join provider 3/4 part's Data subkey holding Rid, Sid
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import (
@@ -314,6 +315,33 @@ class RegipyReader(object):
         if node is None:
             return None
         return [sub.name for sub in node.iter_subkeys()]
+
+
+class DumpReader(object):
+    """A registry reader (HivexReader interface) over the module's key dump.
+
+    dump: {'<path>': {'values': [{'name', 'type', 'data' (base64)}], 'subkeys': [names]}}
+    with paths relative to the SYSTEM root; absent keys are missing from the dump.
+    """
+
+    def __init__(self, dump):
+        self.keys = dict(((k or '').lower(), v) for k, v in (dump or {}).items())
+
+    def values(self, key):
+        entry = self.keys.get(key.strip('\\').lower())
+        if entry is None:
+            return None
+        out = {}
+        for value in entry.get('values') or []:
+            name = value.get('name') or ''
+            out[name.lower()] = (name, int(value.get('type') or 0), base64.b64decode(value.get('data') or ''))
+        return out
+
+    def subkeys(self, key):
+        entry = self.keys.get(key.strip('\\').lower())
+        if entry is None:
+            return None
+        return list(entry.get('subkeys') or [])
 
 
 def _normalize(vtype, value):

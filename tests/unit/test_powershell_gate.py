@@ -64,7 +64,7 @@ def syntax_errors(source):
 
 def test_there_are_windows_modules():
     names = sorted(os.path.basename(p) for p in PS1_FILES)
-    for expected in ('win_complus_import.ps1', 'win_odj_install.ps1', 'win_odj_provision.ps1'):
+    for expected in ('win_complus_import.ps1', 'win_odj_install.ps1', 'win_odj_provision.ps1', 'win_odj_join_info.ps1'):
         assert expected in names
 
 
@@ -293,7 +293,7 @@ def test_secrets_are_no_log(path):
     options = ps1_spec(path)['options']
     secret = [n for n in options if ('password' in n and options[n].get('type') != 'bool')
               or n in ('content', '_package', '_hmac_key', '_content')]
-    assert secret or 'provision' in path
+    assert secret or 'provision' in path or 'join_info' in path
     for name in secret:
         assert options[name].get('no_log') is True, '%s: option %r must be no_log' % (rel(path), name)
     for name, spec in options.items():
@@ -496,6 +496,7 @@ def test_request_keys_agree_with_the_action_plugins():
     """What the PowerShell reads from _request is what the action plugin sends."""
     pairs = (('win_odj_install', {'registry_keys', 'mask', 'options', 'windows_path'}),
              ('win_complus_import', {'file', 'steps', 'app_names'}),
+             ('win_odj_join_info', {'registry_keys', 'mask', 'log_lines', 'event_ids'}),
              ('win_odj_provision', {'domain', 'machine_name', 'machine_account_ou', 'dc_name', 'options',
                                     'certificate_templates', 'policy_names', 'policy_paths'}))
     for name, expected in pairs:
