@@ -64,6 +64,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registr
     RegistryRouteError,
     compare,
     control_set_name,
+    omitted_parts,
     owned_keys,
     plan_entries,
     SECRET_VALUE,
@@ -223,6 +224,9 @@ def _install_registry(image, staging, pd, opts, result):
             except RegistryRouteError as exc:
                 raise InstallError(str(exc))
             result['control_set'] = control_set
+            omitted = omitted_parts(pd)
+            if omitted:
+                result['omitted_parts'] = omitted
             skipped = unsupported_parts(pd)
             if skipped:
                 result['skipped_parts'] = skipped
@@ -474,7 +478,7 @@ def install_batch(items, check_mode=False, lock_timeout=60.0, run_command=None, 
             entry.update(failed=True, error='%s: %s: %s' % (item.get('image'), type(exc).__name__, exc))
         else:
             entry['changed'] = result['changed']
-            for key in ('control_set', 'hive', 'unattend', 'architecture', 'backup_file', 'skipped_parts', 'dirty',
+            for key in ('control_set', 'hive', 'unattend', 'architecture', 'backup_file', 'skipped_parts', 'omitted_parts', 'dirty',
                         'replayed_logs'):
                 if key in result:
                     entry[key] = result[key]

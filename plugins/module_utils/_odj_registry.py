@@ -12,16 +12,22 @@ Readers: ``HivexReader`` (libhivex, the writer's own view) and
 ``RegipyReader`` (regipy, an independent parser used to verify what was
 written) and ``DumpReader`` (the key dump a Windows module returns).
 
-What the registry route cannot carry: certificate parts (OP_CERT_PART) and
-policy parts (OP_POLICY_PART), and part types nobody documents. Where they go
-inside ``OfflineProvisioning\\<n>\\Data`` is not known, so they are not
-written; ``unsupported_parts`` names them and the engine refuses unless told
-to leave them out. The unattend route (AccountData) carries the whole package.
+Only what a Windows reference shows is written (``REGISTRY_SOURCES`` says
+where each key comes from; docs/docsite/rst/requester.rst has the table): the
+Microsoft export of such a hive shows the join provider part
+(``OfflineProvisioning\\1`` with an empty ``Data`` key) and nothing about the
+other parts. So:
 
-Inferences (not confirmed on a booted image), marked where used: the join
-provider 2 fields in OfflineJoin (NetBiosName, PersistentSite / DynamicSite,
-PrimaryDNSDomain); the join provider 3/4 part's Data subkey holding Rid, Sid
-(and ObjectGuid); JoinOptions being the install call's options (0 offline).
+* join provider 3 / 4 parts (the account's RID, SID, GUID), when not essential,
+  are left out of the hive (``omitted_parts``): the join does not depend on
+  them, and how Windows stores them is not known;
+* join provider 2 (persistent site), certificate and policy parts, unknown
+  parts and essential join provider 3 / 4 parts cannot be placed:
+  ``unsupported_parts`` names them and the engine refuses unless told to leave
+  them out. The unattend route (AccountData) carries the whole package.
+
+One inference remains (marked where used): JoinOptions being the install
+call's options (0 offline).
 """
 
 from __future__ import annotations
@@ -58,7 +64,27 @@ ACTIVE_COMPUTER_NAME = 'Control\\ComputerName\\ActiveComputerName'
 DJOIN = 'Setup\\DJOIN'
 # Keys whose whole content is the join state: removed and rewritten on install.
 OWNED_KEYS = (OFFLINE_JOIN, OFFLINE_PROV, JOIN_DOMAIN)
-PLACEABLE_PARTS = (PART_WIN7BLOB, PART_JOINPROV2, PART_JOINPROV3, PART_JOINPROV4)
+PLACEABLE_PARTS = (PART_WIN7BLOB,)
+# left out of the hive when not essential (see the module docstring)
+OMITTABLE_PARTS = (PART_JOINPROV3, PART_JOINPROV4)
+
+# Where each key and value the writer puts into the hive is known from (docs table: requester.rst)
+SOURCE_EXPORT = 'Microsoft export of an offline-joined SYSTEM hive (odj-format.md section 2)'
+SOURCE_INFERRED = 'inferred'
+REGISTRY_SOURCES = (
+    ('Control\\Lsa\\OfflineJoin', 'JoinAction, MachineName, CurrentValue, DNSDIName, DNSDIDomName, DNSDIForestName, '
+     'DNSDIGuid, DNSDISid, ProvisionOptions', SOURCE_EXPORT),
+    ('Control\\Lsa\\OfflineJoin', 'JoinOptions (value 0 for an offline image: the install call\'s options)',
+     SOURCE_INFERRED),
+    ('Control\\Lsa\\OfflineProvisioning', 'NumParts', SOURCE_EXPORT),
+    ('Control\\Lsa\\OfflineProvisioning\\<n>', 'Flags, Type; empty subkey Data (the join provider part)', SOURCE_EXPORT),
+    ('Services\\Netlogon', 'Start', SOURCE_EXPORT),
+    ('Services\\Netlogon\\JoinDomain', 'DomainControllerName, DomainControllerAddress, DomainControllerAddressType, '
+     'DomainGuid, DomainName, DnsForestName, Flags, DcSiteName, ClientSiteName', SOURCE_EXPORT),
+    ('Services\\Tcpip\\Parameters', 'Hostname, NV Hostname, Domain, NV Domain', SOURCE_EXPORT),
+    ('Control\\ComputerName\\ComputerName, ...\\ActiveComputerName', 'ComputerName', SOURCE_EXPORT),
+    ('Setup\\DJOIN (hive root)', 'ODJComputerNameSet', SOURCE_EXPORT),
+)
 PART_LABELS = {
     PART_WIN7BLOB: 'join provider (ODJ_WIN7BLOB)', PART_JOINPROV2: 'join provider 2',
     PART_JOINPROV3: 'join provider 3', PART_JOINPROV4: 'join provider 4',
@@ -132,14 +158,21 @@ def control_set_name(reader):
 
 # ---------------------------------------------------------------- the section 2 table
 
+def _part_item(index, part):
+    return {'index': index, 'type': str(part.part_type), 'label': PART_LABELS.get(part.part_type, 'unknown part type'),
+            'essential': part.essential}
+
+
+def omitted_parts(pd):
+    """Parts left out of the hive without asking: non-essential join provider 3 / 4 parts."""
+    return [_part_item(index, part) for index, part in enumerate(pd.parts, 1)
+            if part.part_type in OMITTABLE_PARTS and not part.essential]
+
+
 def unsupported_parts(pd):
-    """[(index from 1, type, label)] of parts the registry route cannot place."""
-    out = []
-    for index, part in enumerate(pd.parts, 1):
-        if part.part_type not in PLACEABLE_PARTS:
-            out.append({'index': index, 'type': str(part.part_type),
-                        'label': PART_LABELS.get(part.part_type, 'unknown part type'), 'essential': part.essential})
-    return out
+    """[{index from 1, type, label, essential}] of parts the registry route cannot place (and may not just omit)."""
+    return [_part_item(index, part) for index, part in enumerate(pd.parts, 1)
+            if part.part_type not in PLACEABLE_PARTS and not (part.part_type in OMITTABLE_PARTS and not part.essential)]
 
 
 def plan_entries(pd, control_set, join_options=0, skip_unsupported=False):
@@ -152,8 +185,8 @@ def plan_entries(pd, control_set, join_options=0, skip_unsupported=False):
     bad = unsupported_parts(pd)
     if bad and not skip_unsupported:
         raise RegistryRouteError(
-            'the package holds part(s) the registry method cannot place into the SYSTEM hive: %s. Where Windows keeps '
-            'them (OfflineProvisioning\\<n>\\Data) is not documented. Use method=unattend (AccountData carries the whole '
+            'the package holds part(s) the registry method cannot place into the SYSTEM hive: %s. How Windows keeps '
+            'them in the hive is not documented. Use method=unattend (AccountData carries the whole '
             'package), or set skip_unsupported_parts to install only the domain join.'
             % ', '.join('#%d %s%s' % (b['index'], b['label'], ' (essential)' if b['essential'] else '') for b in bad))
     cs = control_set + '\\'
@@ -172,13 +205,8 @@ def plan_entries(pd, control_set, join_options=0, skip_unsupported=False):
     add(oj, 'DNSDIForestName', REG_SZ, info.dns_forest_name or '')
     add(oj, 'DNSDIGuid', REG_BINARY, (info.domain_guid or uuid.UUID(int=0)).bytes_le)
     add(oj, 'DNSDISid', REG_SZ, info.sid or '')
-    add(oj, 'JoinOptions', REG_DWORD, join_options)
+    add(oj, 'JoinOptions', REG_DWORD, join_options)  # inference: see module docstring
     add(oj, 'ProvisionOptions', REG_DWORD, w7.options or 0)
-    jp2 = pd.part(PART_JOINPROV2)
-    if jp2 is not None:  # inference: see module docstring
-        add(oj, 'NetBiosName', REG_SZ, jp2.netbios_name or '')
-        add(oj, 'PersistentSite' if (jp2.flags or 0) & 1 else 'DynamicSite', REG_SZ, jp2.site_name or '')
-        add(oj, 'PrimaryDNSDomain', REG_SZ, jp2.primary_dns_domain or '')
 
     placed = [p for p in pd.parts if p.part_type in PLACEABLE_PARTS]
     op = cs + OFFLINE_PROV
@@ -187,14 +215,7 @@ def plan_entries(pd, control_set, join_options=0, skip_unsupported=False):
         key = '%s\\%d' % (op, index)
         add(key, 'Flags', REG_DWORD, part.flags or 0)
         add(key, 'Type', REG_SZ, str(part.part_type).lower())
-        data = key + '\\Data'
-        add(data)
-        payload = part.payload
-        if part.part_type in (PART_JOINPROV3, PART_JOINPROV4) and payload is not None:  # inference
-            add(data, 'Rid', REG_DWORD, payload.rid or 0)
-            add(data, 'Sid', REG_SZ, payload.sid or '')
-            if part.part_type == PART_JOINPROV4 and payload.object_guid is not None:
-                add(data, 'ObjectGuid', REG_BINARY, payload.object_guid.bytes_le)
+        add(key + '\\Data')
 
     add(cs + NETLOGON, 'Start', REG_DWORD, 2)
     jd = cs + JOIN_DOMAIN

@@ -307,6 +307,13 @@ skipped_parts:
   returned: when parts were skipped
   type: list
   elements: dict
+omitted_parts:
+  description:
+    - Non-essential join provider 3 / 4 parts (the account's RID, SID and GUID) the registry method does not write,
+      as no Windows reference shows how Windows keeps them in the hive; the join does not need them.
+  returned: when the registry method left such parts out
+  type: list
+  elements: dict
 unattend:
   description: The unattend file written.
   returned: method is unattend
@@ -375,6 +382,10 @@ results:
       type: str
     skipped_parts:
       description: Package parts the registry method left out.
+      type: list
+      elements: dict
+    omitted_parts:
+      description: Non-essential join provider 3 / 4 parts the registry method does not write.
       type: list
       elements: dict
 failed_images:

@@ -12,8 +12,10 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _hive
 from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_registry as reg
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
     PART_CERT,
+    PART_JOINPROV2,
     PART_POLICY,
     CertPart,
+    JoinProv2Part,
     PackagePart,
     PolicyElement,
     PolicyElementList,
@@ -56,13 +58,11 @@ def test_plan_is_exactly_the_section2_table(shared_dir):
         (oj, 'DNSDIDomName'): (hx.REG_SZ, 'corp.example.test'), (oj, 'DNSDIForestName'): (hx.REG_SZ, 'corp.example.test'),
         (oj, 'DNSDIGuid'): (hx.REG_BINARY, guid), (oj, 'DNSDISid'): (hx.REG_SZ, 'S-1-5-21-2720103478-3893655958-3880862394'),
         (oj, 'JoinOptions'): (hx.REG_DWORD, 0), (oj, 'ProvisionOptions'): (hx.REG_DWORD, 6),
-        (op, 'NumParts'): (hx.REG_DWORD, 2),
+        # only the join provider part: the Microsoft export shows nothing else (the package's non-essential
+        # join provider 3 part is left out, not given invented Rid/Sid values)
+        (op, 'NumParts'): (hx.REG_DWORD, 1),
         (op + '\\1', 'Flags'): (hx.REG_DWORD, 1), (op + '\\1', 'Type'): (hx.REG_SZ, '631c7621-5289-4321-bc9e-80f843f868c3'),
         (op + '\\1\\Data', None): (None, None),
-        (op + '\\2', 'Flags'): (hx.REG_DWORD, 0), (op + '\\2', 'Type'): (hx.REG_SZ, 'fc0ccf25-7ffa-474a-8611-69ffe269645f'),
-        (op + '\\2\\Data', None): (None, None),
-        (op + '\\2\\Data', 'Rid'): (hx.REG_DWORD, 1124),
-        (op + '\\2\\Data', 'Sid'): (hx.REG_SZ, 'S-1-5-21-2720103478-3893655958-3880862394-1124'),
         ('ControlSet001\\Services\\Netlogon', 'Start'): (hx.REG_DWORD, 2),
         (jd, 'DomainControllerName'): (hx.REG_SZ, '\\\\dc1.corp.example.test'),
         (jd, 'DomainControllerAddress'): (hx.REG_SZ, '\\\\127.0.0.1'),
@@ -142,8 +142,36 @@ def test_certificate_and_policy_parts_are_named_as_not_placeable():
     assert 'certificates' in text and 'policies' in text and '(essential)' in text and 'unattend' in text
     entries = reg.plan_entries(pd, 'ControlSet001', skip_unsupported=True)
     got = table(entries)
-    assert got[('ControlSet001\\Control\\Lsa\\OfflineProvisioning', 'NumParts')] == (hx.REG_DWORD, 2)
+    assert got[('ControlSet001\\Control\\Lsa\\OfflineProvisioning', 'NumParts')] == (hx.REG_DWORD, 1)
     assert [b['label'] for b in reg.unsupported_parts(pd)] == ['certificates (OP_CERT_PART)', 'policies (OP_POLICY_PART)']
+
+
+def test_join_provider_parts_get_no_invented_values(shared_dir):
+    pd = fixture_package(shared_dir)
+    assert [p['label'] for p in reg.omitted_parts(pd)] == ['join provider 3']
+    assert reg.unsupported_parts(pd) == []
+    names = set(name for (key, name) in table(reg.plan_entries(pd, 'ControlSet001')))
+    assert not names & {'Rid', 'Sid', 'ObjectGuid', 'NetBiosName', 'PersistentSite', 'DynamicSite', 'PrimaryDNSDomain'}
+    # a persistent site (join provider 2) cannot be placed: refused like certificates, unless skipped
+    site = PackagePart(part_type=PART_JOINPROV2, flags=0, payload=JoinProv2Part(
+        flags=1, netbios_name='WS99', site_name='Branch', primary_dns_domain='corp.example.test', reserved=0,
+        reserved_str=None), extension=None)
+    with pytest.raises(reg.RegistryRouteError, match='join provider 2'):
+        reg.plan_entries(_package_with([site]), 'ControlSet001')
+
+
+def test_every_written_key_has_a_documented_source():
+    import re
+    with open(os.path.join(REPO, 'docs', 'docsite', 'rst', 'requester.rst')) as handle:
+        doc = handle.read()
+    for key, values, source in reg.REGISTRY_SOURCES:
+        assert source in (reg.SOURCE_EXPORT, reg.SOURCE_INFERRED)
+        first = key.split(',')[0].split(' (')[0]
+        assert '``%s``' % first in doc, first
+        for name in re.findall(r'[A-Z][A-Za-z ]*[A-Za-z]', values.split(' (')[0]):
+            if name.strip() in ('Data',):
+                continue
+            assert name.strip() in doc, name
 
 
 def test_write_read_pending_and_compare_both_readers(shared_dir, tmp_path):
@@ -168,7 +196,7 @@ def test_write_read_pending_and_compare_both_readers(shared_dir, tmp_path):
     assert pending['machine_name'] == 'KIOSK-07' and pending['domain'] == 'corp.example.test'
     assert pending['clear_text_secret_present'] is True
     assert pending['dc']['name'] == '\\\\dc1.corp.example.test'
-    assert [p['label'] for p in pending['parts']] == ['join provider (ODJ_WIN7BLOB)', 'join provider 3']
+    assert [p['label'] for p in pending['parts']] == ['join provider (ODJ_WIN7BLOB)']
     leaked = pd.win7.machine_password in repr(pending)
     assert not leaked, 'read_pending must not return the password'
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, pending_join, same_join
