@@ -82,10 +82,6 @@ def read_header(path):
     return info
 
 
-def is_dirty(path):
-    return read_header(path)['dirty']
-
-
 def find_logs(path):
     """The transaction logs beside a hive: list of existing paths, LOG1 then LOG2 (any case)."""
     folder = os.path.dirname(os.path.abspath(path))

@@ -193,7 +193,7 @@ class FolderImage(object):
                 if os.path.exists(target) and not _mode_writable(target):
                     raise ImageError('%s: the image is read-only (%s is not writable)' % (self.path, target))
 
-    def commit(self, staging, backup=False):
+    def commit(self, staging, backup=False, faults=None):
         """Files were replaced in place; nothing more to do."""
         return None
 
@@ -263,8 +263,11 @@ class WimImage(object):
             if not _mode_writable(target):
                 raise ImageError('%s: the .wim is read-only (%s is not writable)' % (self.path, target))
 
-    def commit(self, staging, backup=False):
-        """Put the changed files into a copy of the .wim, verify, rename it over the original."""
+    def commit(self, staging, backup=False, faults=None):
+        """Put the changed files into a copy of the .wim, verify, rename it over the original.
+
+        faults: tests' fault injectors, {'wim_updated': callable(path of the updated copy)}.
+        """
         if not staging.changed and not staging.renamed:
             return None
         commands = []
@@ -282,8 +285,8 @@ class WimImage(object):
             shutil.copyfile(self.path, tmp)
             _run(self.runner, ['wimlib-imagex', 'update', tmp, str(self.index)], '%s (image %d)' % (self.path, self.index),
                  stdin=('\n'.join(commands) + '\n').encode('utf-8'))
-            if os.environ.get('WINIMAGE_TEST_PAUSE_WIM'):
-                _test_pause()
+            if faults and faults.get('wim_updated'):
+                faults['wim_updated'](tmp)
             # Verification: take the files out of the updated copy and compare them byte for byte.
             self._extract(tmp, verify, list(staging.changed), optional=False)
             for rel in staging.changed:
@@ -305,15 +308,6 @@ class WimImage(object):
         finally:
             shutil.rmtree(verify, ignore_errors=True)
         return backup_path
-
-
-def _test_pause():
-    """Fault-injection hook for tests: report readiness, then sleep (the test kills the process)."""
-    import time
-    marker = os.environ.get('WINIMAGE_TEST_PAUSE_WIM')
-    with open(marker, 'w') as handle:
-        handle.write('paused\n')
-    time.sleep(60)
 
 
 def open_image(path, image_index=None, workdir=None, runner=None):

@@ -301,18 +301,6 @@ class MsiDatabase(object):
         return out
 
 
-def list_tables(path):
-    """User tables of the database (names starting with '_' are system tables and left out)."""
-    with MsiDatabase(path) as db:
-        return sorted(t for t in db.tables if t and not t.startswith('_'))
-
-
-def read_table(path, table):
-    """Rows of one table as a list of dicts keyed by column name."""
-    with MsiDatabase(path) as db:
-        return db.rows(table)
-
-
 # ---------------------------------------------------------------- the package
 
 def inspect_msi(path):

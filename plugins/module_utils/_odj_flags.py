@@ -101,17 +101,3 @@ def flag_names(value, table):
     if rest:
         names.append('0x%08x' % rest)
     return names
-
-
-def flags_from_names(names, table):
-    """Combine names (or ints) back into a value; ValueError naming an unknown one."""
-    lookup = dict((name, bit) for bit, name in table)
-    value = 0
-    for name in names:
-        if isinstance(name, int):
-            value |= name
-        elif name in lookup:
-            value |= lookup[name]
-        else:
-            raise ValueError('unknown flag %r (expected one of %s)' % (name, ', '.join(sorted(lookup))))
-    return value

@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     atomic_write,
@@ -80,21 +79,16 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._unattend im
     normalize_arch,
 )
 
-ENV_PAUSE = 'WINIMAGE_TEST_PAUSE_AFTER_TEMP'
-ENV_CORRUPT = 'WINIMAGE_TEST_CORRUPT_TEMP'
-
 
 class InstallError(Exception):
     """The install failed; the image is as it was (message says why)."""
 
 
-def _fault_pause():
-    """Test hook: after the temporary file is written, say so and wait to be killed."""
-    marker = os.environ.get(ENV_PAUSE)
-    if marker:
-        with open(marker, 'w') as handle:
-            handle.write('paused %d\n' % os.getpid())
-        time.sleep(120)
+def _inject(opts, point, path):
+    """Call the fault injector a test passed for this point (``faults`` option), if any."""
+    injector = (opts.get('faults') or {}).get(point)
+    if injector is not None:
+        injector(path)
 
 
 # ---------------------------------------------------------------- helpers
@@ -150,12 +144,6 @@ def _diff_text(snap):
         if value is not None:
             lines.append('%s\\%s = %r' % (key, name, value))
     return '\n'.join(lines) + ('\n' if lines else '')
-
-
-def _mask_unattend(text, b64):
-    if text is None:
-        return ''
-    return text.replace(b64, MASK) if b64 else text
 
 
 def _mask_all_account_data(text):
@@ -268,16 +256,7 @@ def _install_registry(image, staging, pd, opts, result):
             tmp = temp_path_beside(system, suffix='.odj')
             try:
                 hive.commit(tmp)
-                if os.environ.get(ENV_CORRUPT):
-                    # Test hook: damage one written value so the independent check must catch it.
-                    with open(tmp, 'r+b') as handle:
-                        blob = handle.read()
-                        needle = pd.win7.machine_name.upper().encode('utf-16-le')
-                        at = blob.rfind(needle)
-                        if at > 0:
-                            handle.seek(at)
-                            handle.write(b'X\x00')
-                _fault_pause()
+                _inject(opts, 'hive_written', tmp)
                 _verify_hive(tmp, entries, system)
                 if opts['backup'] and image.kind == 'folder':
                     result['backup_file'] = backup_file(system)
@@ -368,6 +347,8 @@ DEFAULTS = {
     'method': 'registry', 'unattend_pass': 'offlineServicing', 'architecture': None, 'backup': False, 'force': False,
     'allow_dirty': False, 'skip_unsupported_parts': False, 'check_mode': False, 'lock_timeout': 60.0, 'image_index': None,
     'run_command': None,
+    # tests' fault injectors: {'hive_written': callable(temporary hive path), 'wim_updated': callable(path)}
+    'faults': None,
 }
 
 
@@ -392,7 +373,7 @@ def install(image_path, raw, pd, **options):
                 else:
                     raise InstallError('method must be registry or unattend')
                 if result['changed'] and not opts['check_mode']:
-                    backup = image.commit(staging, backup=opts['backup'])
+                    backup = image.commit(staging, backup=opts['backup'], faults=opts['faults'])
                     if backup:
                         result['backup_file'] = backup
     except (ImageError, HivexError) as exc:

@@ -89,11 +89,22 @@ def test_no_system_hive(tmp_path, package):
     refused(str(tmp_path / 'img'), package, 'no SYSTEM hive')
 
 
-def test_verification_mismatch_keeps_the_original(shared_dir, tmp_path, package, monkeypatch):
-    """The written hive is damaged before the regipy check (fault hook): the install fails, nothing is replaced."""
+def corrupt_machine_name(pd):
+    """A fault injector: damage one written value (the machine name) of the temporary hive."""
+    def inject(path):
+        with open(path, 'r+b') as handle:
+            blob = handle.read()
+            at = blob.rfind(pd.win7.machine_name.upper().encode('utf-16-le'))
+            assert at > 0
+            handle.seek(at)
+            handle.write(b'X\x00')
+    return inject
+
+
+def test_verification_mismatch_keeps_the_original(shared_dir, tmp_path, package):
+    """The written hive is damaged before the regipy check (fault injector): the install fails, nothing is replaced."""
     folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
-    monkeypatch.setenv('WINIMAGE_TEST_CORRUPT_TEMP', '1')
-    refused(folder, package, 'verification failed.*ComputerName')
+    refused(folder, package, 'verification failed.*ComputerName', faults={'hive_written': corrupt_machine_name(package[1])})
     assert os.listdir(os.path.dirname(hive)) == ['SYSTEM']
 
 
@@ -108,6 +119,21 @@ RUNNER = textwrap.dedent('''
         return proc.returncode, proc.stdout, proc.stderr
 
     _image.set_default_runner(runner)
+
+    def pause(marker):
+        """Fault injector: say the fault point is reached, then wait to be killed."""
+        def inject(_path):
+            import time
+            with open(marker, 'w') as handle:
+                handle.write('paused %d\n' % os.getpid())
+            time.sleep(120)
+        return inject
+
+    faults = {}
+    if os.environ.get('PAUSE_AFTER_TEMP'):
+        faults['hive_written'] = pause(os.environ['PAUSE_AFTER_TEMP'])
+    if os.environ.get('PAUSE_WIM'):
+        faults['wim_updated'] = pause(os.environ['PAUSE_WIM'])
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import install, InstallError
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
@@ -116,7 +142,8 @@ RUNNER = textwrap.dedent('''
     if len(sys.argv) > 4:
         kwargs['image_index'] = sys.argv[4]
     try:
-        result = install(sys.argv[2], raw, decode(raw), lock_timeout=float(sys.argv[5]) if len(sys.argv) > 5 else 60.0, **kwargs)
+        result = install(sys.argv[2], raw, decode(raw), lock_timeout=float(sys.argv[5]) if len(sys.argv) > 5 else 60.0,
+                         faults=faults, **kwargs)
     except InstallError as exc:
         print('FAILED: %s' % exc)
         sys.exit(2)
@@ -153,7 +180,7 @@ def test_kill_9_after_temp_written_leaves_the_old_hive(shared_dir, tmp_path, col
     folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
     old = sha(hive)
     marker = str(tmp_path / 'paused')
-    proc = start(collections_root, folder, fixture_pkg(shared_dir), 'WINIMAGE_TEST_PAUSE_AFTER_TEMP', marker)
+    proc = start(collections_root, folder, fixture_pkg(shared_dir), 'PAUSE_AFTER_TEMP', marker)
     wait_for(marker, proc)
     temps = [n for n in os.listdir(os.path.dirname(hive)) if n != 'SYSTEM']
     assert len(temps) == 1 and temps[0].startswith('.SYSTEM.'), 'the new hive is being written beside the old one'
@@ -173,7 +200,7 @@ def test_kill_9_during_wim_update_leaves_the_old_wim(shared_dir, tmp_path, colle
     wim = summary['wim']
     old = sha(wim)
     marker = str(tmp_path / 'paused')
-    proc = start(collections_root, wim, fixture_pkg(shared_dir), 'WINIMAGE_TEST_PAUSE_WIM', marker, index='2')
+    proc = start(collections_root, wim, fixture_pkg(shared_dir), 'PAUSE_WIM', marker, index='2')
     wait_for(marker, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -185,7 +212,7 @@ def test_kill_9_during_wim_update_leaves_the_old_wim(shared_dir, tmp_path, colle
 def test_two_installs_at_once_one_waits_or_fails_clearly(shared_dir, tmp_path, collections_root, package):
     folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
     marker = str(tmp_path / 'paused')
-    holder = start(collections_root, folder, fixture_pkg(shared_dir), 'WINIMAGE_TEST_PAUSE_AFTER_TEMP', marker)
+    holder = start(collections_root, folder, fixture_pkg(shared_dir), 'PAUSE_AFTER_TEMP', marker)
     try:
         wait_for(marker, holder)
         second = start(collections_root, folder, fixture_pkg(shared_dir), index='', timeout=1)
