@@ -36,21 +36,16 @@ from ansible_collections.winimage.provisioning.plugins.module_utils import _neta
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
     PROVISION, JoinConflict, decide_provision, package_join, provision_option_problems, same_join)
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION as FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import FORMS, render, to_base64, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute
 
 MODULE = 'winimage.provisioning.win_odj_provision'
 
-# option -> NETSETUP_PROVISION_* name; odj_provision's names, plus the Windows-only downlevel flag
-OPTION_FLAGS = (
-    ('reuse_account', 'NETSETUP_PROVISION_REUSE_ACCOUNT'),
-    ('use_default_password', 'NETSETUP_PROVISION_USE_DEFAULT_PASSWORD'),
-    ('skip_account_search', 'NETSETUP_PROVISION_SKIP_ACCOUNT_SEARCH'),
-    ('provision_root_ca_certs', 'NETSETUP_PROVISION_ROOT_CA_CERTS'),
-    ('persistent_site', 'NETSETUP_PROVISION_PERSISTENTSITE'),
-    ('downlevel_priv_support', 'NETSETUP_PROVISION_DOWNLEVEL_PRIV_SUPPORT'),
-)
+# option -> NETSETUP_PROVISION_* name: odj_provision's, plus the flag only Windows honours
+OPTION_FLAGS = LINUX_OPTION_FLAGS + (('downlevel_priv_support', 'NETSETUP_PROVISION_DOWNLEVEL_PRIV_SUPPORT'),)
 # the names of the deprecated provision_options list -> boolean options
 LIST_NAMES = {'reuse_account': 'reuse_account', 'use_default_password': 'use_default_password',
               'skip_account_search': 'skip_account_search', 'root_ca_certs': 'provision_root_ca_certs',
@@ -95,7 +90,7 @@ def check_options(args):
         raise AnsibleActionFail('machine_name must be a NetBIOS name (1 to 15 letters, digits or hyphens, not only digits), '
                                 'got %r' % params['machine_name'])
     dest = params['dest']
-    if not (dest[1:3] == ':\\' or dest.startswith('\\\\')) or dest.endswith('\\'):
+    if not is_windows_absolute(dest) or dest.endswith('\\'):
         raise AnsibleActionFail('dest must be the absolute Windows path of a file, such as C:\\ProgramData\\odj\\%s.djoin, '
                                 'got %r' % (machine.upper(), dest))
     errors, more = provision_option_problems(params, domain_server=params.get('domain_server'),
