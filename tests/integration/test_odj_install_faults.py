@@ -125,7 +125,7 @@ RUNNER = textwrap.dedent('''
         def inject(_path):
             import time
             with open(marker, 'w') as handle:
-                handle.write('paused %d\n' % os.getpid())
+                handle.write('paused %d' % os.getpid())
             time.sleep(120)
         return inject
 
