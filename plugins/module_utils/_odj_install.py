@@ -6,8 +6,8 @@
 plan -> check/diff -> write -> verify:
 
 * registry method: the SYSTEM hive is loaded with libhivex (after replaying
-  its transaction logs when it is dirty), the join state of odj-format.md
-  section 2 is written into the control set named by Select\\Current, the
+  its transaction logs when it is dirty), the join state Windows' install
+  call writes (``_odj_registry``) is written into the control set named by Select\\Current, the
   whole hive is committed to a temporary file beside the original, that file
   is read back with regipy (a parser independent of libhivex) and every value
   written is compared; only then is it fsynced and renamed over the hive. On

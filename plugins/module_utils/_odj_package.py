@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The offline domain join provisioning package: structures, decode, encode, build.
 
-Layout (see docs/odj-format): ODJ_PROVISION_DATA holds ODJ_BLOBs; a format-1
+Layout (docs/docsite/rst/package_format.rst): ODJ_PROVISION_DATA holds ODJ_BLOBs; a format-1
 blob is an ODJ_WIN7BLOB, a format-2 blob an OP_PACKAGE whose wrapped part
 collection holds typed parts (join providers, certificates, policies). Each
 blob, package, collection and part is a type-1 serialization of its own.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, winimage.provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The offline-join state in an image's SYSTEM hive (odj-format.md section 2).
+"""The offline-join state in an image's SYSTEM hive, as NetRequestProvisioningPackageInstall writes it.
 
 ``plan_entries(pd, control_set)`` turns a decoded package into the exact list
 of keys and values ``NetRequestProvisioningPackageInstall`` writes into an
@@ -69,7 +69,7 @@ PLACEABLE_PARTS = (PART_WIN7BLOB,)
 OMITTABLE_PARTS = (PART_JOINPROV3, PART_JOINPROV4)
 
 # Where each key and value the writer puts into the hive is known from (docs table: requester.rst)
-SOURCE_EXPORT = 'Microsoft export of an offline-joined SYSTEM hive (odj-format.md section 2)'
+SOURCE_EXPORT = 'export'  # a Microsoft export of an offline-joined SYSTEM hive
 SOURCE_INFERRED = 'inferred'
 REGISTRY_SOURCES = (
     ('Control\\Lsa\\OfflineJoin', 'JoinAction, MachineName, CurrentValue, DNSDIName, DNSDIDomName, DNSDIForestName, '
@@ -156,7 +156,7 @@ def control_set_name(reader):
     return name
 
 
-# ---------------------------------------------------------------- the section 2 table
+# ---------------------------------------------------------------- the keys and values written
 
 def _part_item(index, part):
     return {'index': index, 'type': str(part.part_type), 'label': PART_LABELS.get(part.part_type, 'unknown part type'),
@@ -176,7 +176,7 @@ def unsupported_parts(pd):
 
 
 def plan_entries(pd, control_set, join_options=0, skip_unsupported=False):
-    """The exact keys and values of odj-format.md section 2 for this package, in write order."""
+    """The exact keys and values the install writes for this package (REGISTRY_SOURCES), in write order."""
     w7 = pd.win7
     info = w7.dns_domain_info
     dc = w7.dc_info

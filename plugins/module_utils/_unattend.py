@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, winimage.provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Merge an offline domain join (AccountData) into an unattend.xml (odj-format.md section 3).
+"""Merge an offline domain join (AccountData) into an unattend.xml (Microsoft-Windows-UnattendedJoin).
 
 Component ``Microsoft-Windows-UnattendedJoin`` of the image's architecture:
 pass ``offlineServicing`` -> ``OfflineIdentification/Provisioning/AccountData``,

@@ -209,3 +209,18 @@ def test_write_read_pending_and_compare_both_readers(shared_dir, tmp_path):
     assert {'MachineName', 'CurrentValue', 'Hostname'} <= names
     leaked = any(pd.win7.machine_password in p['problem'] for p in problems)
     assert not leaked, 'a mismatch report must not show the password'
+
+
+def test_every_written_value_is_in_the_source_table(shared_dir):
+    """Nothing is written that REGISTRY_SOURCES (and so the docs table) does not list with its source."""
+    import re
+    listed = []
+    for key, values, dummy in reg.REGISTRY_SOURCES:
+        keys = [k.strip().split(' (')[0].replace('...\\', 'Control\\ComputerName\\') for k in key.split(',')]
+        names = re.findall(r'[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)?', values.split(' (')[0])
+        listed.append((keys, set(names)))
+    for entry in reg.plan_entries(fixture_package(shared_dir), 'ControlSet001'):
+        key = entry.key.replace('ControlSet001\\', '')
+        key = re.sub(r'\\\d+(\\Data)?$', lambda m: '\\<n>', key)
+        ok = any(key in keys and (entry.name is None or entry.name in names) for keys, names in listed)
+        assert ok, (entry.key, entry.name)
