@@ -210,9 +210,9 @@ class ActionModule(ActionBase):
         written = self._module(task_vars, module_params, _phase='write',
                                _content=base64.b64encode(data).decode('ascii'))
         if written.get('failed'):
-            return dict(result, failed=True, msg='the account of %s was provisioned but its package could not be written '
-                                                 'to %s: %s (provision again with force)' % (machine, params['dest'],
-                                                                                           written.get('msg')))
+            message = ('the account of %s was provisioned but its package could not be written to %s: %s '
+                       '(provision again with force)' % (machine, params['dest'], written.get('msg')))
+            return dict(result, failed=True, msg=message)
         result['size'] = written.get('size', len(data))
         if params['return_package']:
             result['_ansible_no_log'] = True

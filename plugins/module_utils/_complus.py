@@ -185,8 +185,8 @@ def decode_components(raw_components, error_info=None):
     out = []
     for item in raw_components or []:
         value = component_hresult(item, error_info)
-        hres = describe_hresult(value) if value is not None else {'value': None, 'name': None, 'message': None,
-                                                                   'success': True}
+        unknown = {'value': None, 'name': None, 'message': None, 'success': True}
+        hres = describe_hresult(value) if value is not None else unknown
         out.append({
             'clsid': normalize_guid(item.get('clsid')) if item.get('clsid') else item.get('clsid'),
             'name': item.get('name'),

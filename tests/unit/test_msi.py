@@ -25,7 +25,6 @@ FILE = ("CREATE TABLE `File` (`File` CHAR(72) NOT NULL, `Component_` CHAR(72) NO
 COMPLUS = "CREATE TABLE `Complus` (`Component_` CHAR(72) NOT NULL, `ExpType` SHORT PRIMARY KEY `Component_`, `ExpType`)"
 
 
-
 def list_tables(path):
     """User tables through the reader inspect_msi uses (system tables start with '_')."""
     with _msi.MsiDatabase(path) as db:
@@ -35,6 +34,7 @@ def list_tables(path):
 def read_table(path, table):
     with _msi.MsiDatabase(path) as db:
         return db.rows(table)
+
 
 def _msibuild(path, *option):
     # one option per call: msibuild rejects some combinations of several options

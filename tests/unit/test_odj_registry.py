@@ -166,9 +166,9 @@ def test_every_written_key_has_a_documented_source():
         doc = handle.read()
     for key, values, source in reg.REGISTRY_SOURCES:
         assert source in (reg.SOURCE_EXPORT, reg.SOURCE_INFERRED)
-        first = key.split(',')[0].split(' (')[0]
+        first = key.split(',', maxsplit=1)[0].split(' (', maxsplit=1)[0]
         assert '``%s``' % first in doc, first
-        for name in re.findall(r'[A-Z][A-Za-z ]*[A-Za-z]', values.split(' (')[0]):
+        for name in re.findall(r'[A-Z][A-Za-z ]*[A-Za-z]', values.split(' (', maxsplit=1)[0]):
             if name.strip() in ('Data',):
                 continue
             assert name.strip() in doc, name
@@ -217,7 +217,7 @@ def test_every_written_value_is_in_the_source_table(shared_dir):
     listed = []
     for key, values, dummy in reg.REGISTRY_SOURCES:
         keys = [k.strip().split(' (')[0].replace('...\\', 'Control\\ComputerName\\') for k in key.split(',')]
-        names = re.findall(r'[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)?', values.split(' (')[0])
+        names = re.findall(r'[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)?', values.split(' (', maxsplit=1)[0])
         listed.append((keys, set(names)))
     for entry in reg.plan_entries(fixture_package(shared_dir), 'ControlSet001'):
         key = entry.key.replace('ControlSet001\\', '')
