@@ -34,7 +34,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
-    INSTALL, JoinConflict, decide_install, package_join, pending_join)
+    INSTALL, JoinConflict, decide_install, describe_join, package_join, pending_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
@@ -257,6 +257,12 @@ class ActionModule(ActionBase):
             'reboot_required': False,
             'target': 'online' if online else windows_path,
         })
+        if self._task.diff:
+            target = 'the running system' if online else windows_path
+            before = ('offline join pending: %s\n' % describe_join(*pending_join(pending)) if pending is not None
+                      else 'no offline join pending\n')
+            after = before if decision != INSTALL else 'offline join pending: %s\n' % describe_join(*package_join(pd))
+            result['diff'] = {'before': before, 'after': after, 'before_header': target, 'after_header': target}
         if decision != INSTALL or self._task.check_mode:
             return result
 

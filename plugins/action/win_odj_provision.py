@@ -35,7 +35,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
-    PROVISION, JoinConflict, decide_provision, package_join, provision_option_problems, same_join)
+    PROVISION, JoinConflict, decide_provision, describe_join, package_join, provision_option_problems, same_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION as FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
@@ -179,6 +179,13 @@ class ActionModule(ActionBase):
         except JoinConflict as exc:
             raise AnsibleActionFail("dest '%s': %s" % (params['dest'], to_native(exc)))
         result['decision'], result['reason'] = decision
+        if self._task.diff:
+            existing = existing_join(query)
+            before = ('%s: a package for %s\n' % (params['dest'], describe_join(*existing)) if existing else
+                      '%s: %s\n' % (params['dest'], 'a file holding no package' if query.get('exists') else 'absent'))
+            after = before if decision.action != PROVISION else '%s: a new package for %s\n' % (
+                params['dest'], describe_join(machine, domain))
+            result['diff'] = {'before': before, 'after': after, 'before_header': params['dest'], 'after_header': params['dest']}
         if decision.action != PROVISION:
             result['msg'] = decision.reason
             return result

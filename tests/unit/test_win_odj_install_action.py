@@ -309,3 +309,13 @@ def test_run_errors(system_hive, djoin, other_djoin):
         _run(djoin, {'query': {'hive_exists': False, 'system_root': 'C:\\Windows', 'hive_path': 'D:\\x'}})
     result, conn = _run(djoin, {'query': {'failed': True, 'msg': 'cannot open', 'secrets': [{'hmac': 'x'}]}})
     assert result['failed'] and 'secrets' not in result
+
+
+def test_run_diff(system_hive, djoin, other_djoin):
+    from win_action_stub import run_action
+    other = act.package_to_bytes(other_djoin)[1]
+    args = {'content': to_base64(to_raw(djoin)), 'windows_path': 'D:\\mnt\\Windows', 'force': True}
+    result, dummy = run_action(act.ActionModule, args, {'query': _query_of(system_hive, other)}, check_mode=True, diff=True)
+    assert result['diff']['before'] == 'offline join pending: WS0001 in corp.example.test\n'
+    assert result['diff']['after'] == 'offline join pending: KIOSK-07 in corp.example.test\n'
+    assert other.win7.machine_password not in repr(result)

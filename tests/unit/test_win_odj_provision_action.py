@@ -167,3 +167,16 @@ def test_root_ca_certs_with_templates_warns(raw):
     result, dummy = run_action(act.ActionModule, args(skip_account_search=True, dc_name='dc1'), {'query': NO_FILE},
                                check_mode=True)
     assert not result.get('failed')
+
+
+def test_diff_names_the_join_not_the_content(raw, other_raw):
+    result, dummy = run_action(act.ActionModule, args(), {'query': NO_FILE}, check_mode=True, diff=True)
+    assert result['diff']['before'] == DEST + ': absent\n'
+    assert result['diff']['after'] == DEST + ': a new package for KIOSK-07 in corp.example.test\n'
+    query = dict(NO_FILE, exists=True, is_file=True, existing=b64(to_djoin_file(raw)))
+    result, dummy = run_action(act.ActionModule, args(), {'query': query}, diff=True)
+    assert result['diff']['before'] == result['diff']['after']
+    query = dict(NO_FILE, exists=True, is_file=True, existing=b64(other_raw))
+    result, dummy = run_action(act.ActionModule, args(force=True), {'query': query}, check_mode=True, diff=True)
+    assert 'WS0001' in result['diff']['before'] and 'KIOSK-07' in result['diff']['after']
+    assert b64(raw) not in repr(result) and b64(other_raw) not in repr(result)
