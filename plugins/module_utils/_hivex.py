@@ -58,7 +58,6 @@ def _signatures():
         'hivex_node_get_child': ([vp, size_t, cstr], size_t),
         'hivex_node_parent': ([vp, size_t], size_t),
         'hivex_node_values': ([vp, size_t], ctypes.POINTER(size_t)),
-        'hivex_node_get_value': ([vp, size_t, cstr], size_t),
         'hivex_value_key': ([vp, size_t], vp),
         'hivex_value_value': ([vp, size_t, ctypes.POINTER(cint), ctypes.POINTER(size_t)], vp),
         'hivex_commit': ([vp, cstr, cint], cint),
@@ -270,16 +269,6 @@ class Hive(object):
             vtype, data = self.value_raw(value)
             out.append((self.value_name(value) or '', vtype, data))
         return out
-
-    def get_value(self, node, name):
-        """(type, bytes) of a named value (case-insensitive) or None."""
-        ctypes.set_errno(0)
-        value = _lib().hivex_node_get_value(self._handle(), node, name.encode('utf-8'))
-        if not value:
-            if ctypes.get_errno():
-                raise _err('%s: cannot look up value %s' % (self.path, name))
-            return None
-        return self.value_raw(value)
 
     def navigate(self, path, create=False):
         """Node at a backslash path below the root; None if absent (unless create)."""

@@ -148,10 +148,6 @@ class NetSetupLog(object):
             raise ValueError('a secret registered with the log must be at least %d characters' % MIN_SECRET_LENGTH)
         self._secrets.add(secret)
 
-    @property
-    def secret_count(self):
-        return len(self._secrets)
-
     def scrub(self, line):
         """Return line unchanged, or raise SecretInLogLine (without quoting the secret) if it holds one."""
         for secret in self._secrets:
