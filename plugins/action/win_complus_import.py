@@ -148,6 +148,7 @@ class ActionModule(ActionBase):
             except _complus.ComplusError as exc:
                 raise AnsibleActionFail(to_native(exc))
 
+            ids, names = _complus.report_keys(package['applications'])
             result.update({
                 'changed': plan['changed'],
                 'plan': {'method': plan['method'], 'partition': plan['partition'], 'applications': plan['applications'],
@@ -156,8 +157,7 @@ class ActionModule(ActionBase):
                 'package': {'applications': package['applications'], 'controller_inspection': summarize_inspection(inspection)},
                 'partition': {'id': plan['partition']['id'], 'name': plan['partition']['name']},
                 'applications': [a for a in _complus.decode_applications(catalog.get('applications'), catalog.get('partitions'))
-                                 if a['name'] in [p['name'] for p in package['applications']]
-                                 and a['partition_id'] == plan['partition']['id']],
+                                 if _complus.is_package_app(a, ids, names) and a['partition_id'] == plan['partition']['id']],
                 'modules': [],
                 'components': [],
             })
@@ -167,8 +167,7 @@ class ActionModule(ActionBase):
                 return result
 
             apply_result = self._module(task_vars, dict(
-                base, _phase='apply', _request={'file': remote, 'steps': plan['steps'],
-                                                'app_names': [a['name'] for a in package['applications']]}))
+                base, _phase='apply', _request={'file': remote, 'steps': plan['steps'], 'app_ids': ids, 'app_names': names}))
             if apply_result.get('failed'):
                 apply_result.pop('invocation', None)
                 return dict(result, failed=True, msg=apply_result.get('msg'))

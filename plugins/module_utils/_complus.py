@@ -393,6 +393,19 @@ def _matching(existing, app, target):
     return in_target, elsewhere, how
 
 
+def report_keys(package_apps):
+    """(application IDs, names) that pick the package's applications out of the catalog: the ID where the
+    package records one, the name only for those that record none."""
+    ids = sorted(set(normalize_guid(a.get('id')) for a in package_apps if normalize_guid(a.get('id'))))
+    names = sorted(set(a.get('name') for a in package_apps if not normalize_guid(a.get('id')) and a.get('name')))
+    return ids, names
+
+
+def is_package_app(installed, ids, names):
+    """True when an installed application (decode_applications form) is one of report_keys' picks."""
+    return normalize_guid(installed.get('id')) in ids or installed.get('name') in names
+
+
 def _differences(current, app, options):
     """What an installed application has that the import would change (the write-only password never counts)."""
     differs = []

@@ -178,7 +178,8 @@ Function Find-Application {
 }
 
 Function Get-ApplicationReport {
-    param($Catalog, [string[]]$Names, [string]$PartitionId)
+    # the applications named by ID (or, for package applications that record no ID, by name)
+    param($Catalog, [string[]]$Ids, [string[]]$Names, [string]$PartitionId)
     $report = [System.Collections.Generic.List[Object]]@()
     $modules = @{}
     $components = [System.Collections.Generic.List[Object]]@()
@@ -186,7 +187,7 @@ Function Get-ApplicationReport {
         $apps = $pair[1]
         for ($i = 0; $i -lt $apps.Count; $i++) {
             $app = $apps.Item($i)
-            if ($Names -notcontains [string]$app.Name) {
+            if ($Ids -notcontains ([string]$app.Key).Trim('{}').ToUpperInvariant() -and $Names -notcontains [string]$app.Name) {
                 continue
             }
             $appPartition = Get-CatalogValue -Object $app -Name 'AppPartitionID'
@@ -417,11 +418,12 @@ if (-not $module.Result.ContainsKey('step_error')) {
     [void]$module.Result.Remove('failed_step')
 }
 
+$ids = [string[]]@($request['app_ids'])
 $names = [string[]]@($request['app_names'])
-if ($module.Params.state -eq 'present' -and $names.Count -gt 0) {
+if ($module.Params.state -eq 'present' -and ($ids.Count + $names.Count) -gt 0) {
     try {
         $fresh = New-Object -ComObject COMAdmin.COMAdminCatalog
-        $report = Get-ApplicationReport -Catalog $fresh -Names $names -PartitionId $installPartition
+        $report = Get-ApplicationReport -Catalog $fresh -Ids $ids -Names $names -PartitionId $installPartition
         $module.Result.applications = $report.applications
         $module.Result.modules = $report.modules
         $module.Result.components = $report.components

@@ -530,3 +530,19 @@ def test_run_failures_say_what_was_changed():
     assert 'was removed' not in result['msg']
     with pytest.raises(AnsibleActionFail, match='not a COM\\+ application package'):
         _run({'query': dict(_query(), package={'applications': []})})
+
+
+def test_the_report_picks_applications_by_id():
+    package = [{'id': '{%s}' % OTHER_ID.strip('{}').lower(), 'name': 'Orders'}, {'name': 'Billing'}]
+    ids, names = c.report_keys(package)
+    assert ids == [OTHER_ID.strip('{}')] and names == ['Billing']
+    assert c.is_package_app({'id': OTHER_ID.strip('{}'), 'name': 'Renamed'}, ids, names)
+    assert not c.is_package_app({'id': APP_ID.strip('{}'), 'name': 'Orders'}, ids, names)
+    assert c.is_package_app({'id': APP_ID.strip('{}'), 'name': 'Billing'}, ids, names)
+
+
+def test_run_sends_ids_for_the_report():
+    applied = {'changed': True, 'completed_steps': ['install'], 'applications': [], 'modules': [], 'components': []}
+    result, conn = _run({'query': _query(), 'apply': applied})
+    request = conn.calls[1][1]['_request']
+    assert request['app_ids'] == [APP_ID.strip('{}')] and request['app_names'] == []

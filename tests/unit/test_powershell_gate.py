@@ -495,7 +495,7 @@ def test_params_used_are_in_the_spec(path):
 def test_request_keys_agree_with_the_action_plugins():
     """What the PowerShell reads from _request is what the action plugin sends."""
     pairs = (('win_odj_install', {'registry_keys', 'mask', 'options', 'windows_path'}),
-             ('win_complus_import', {'file', 'steps', 'app_names'}),
+             ('win_complus_import', {'file', 'steps', 'app_ids', 'app_names'}),
              ('win_odj_join_info', {'registry_keys', 'mask', 'log_lines', 'event_ids'}),
              ('win_odj_provision', {'domain', 'machine_name', 'machine_account_ou', 'dc_name', 'options',
                                     'certificate_templates', 'policy_names', 'policy_paths'}))
