@@ -39,6 +39,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts i
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (  # DumpReader: API
+    JOIN_STATE_KEYS,
     DumpReader,
     NotSystemHiveError,
     read_pending,
@@ -52,17 +53,7 @@ SECRET_VALUES = ['CurrentValue']
 MASKED = '********'
 VALID_ARGS = frozenset(('src', 'content', 'windows_path', 'online', 'force'))
 
-# Keys (relative to the SYSTEM hive root) the module dumps. 'ControlSet*' is
-# expanded by the module to every ControlSetNNN key; recurse=True dumps subkeys too.
-QUERY_KEYS = [
-    {'path': 'Select', 'recurse': False},
-    {'path': 'ControlSet*\\Control', 'recurse': False},
-    {'path': 'ControlSet*\\Control\\Lsa\\OfflineJoin', 'recurse': False},
-    {'path': 'ControlSet*\\Control\\Lsa\\OfflineProvisioning', 'recurse': True},
-    {'path': 'ControlSet*\\Services\\Netlogon', 'recurse': False},
-    {'path': 'ControlSet*\\Services\\Netlogon\\JoinDomain', 'recurse': False},
-    {'path': 'Setup\\DJOIN', 'recurse': False},
-]
+QUERY_KEYS = [dict(key) for key in JOIN_STATE_KEYS]
 
 
 class PackageError(ValueError):

@@ -25,7 +25,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
     EVENT_JOIN_FAILED, EVENT_JOIN_OK, JOINED, judge_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
-    OFFLINE_JOIN, OFFLINE_PROV, SECRET_VALUE, DumpReader, NotSystemHiveError, read_pending)
+    JOIN_STATE_KEYS, SECRET_VALUE, DumpReader, NotSystemHiveError, read_pending)
 
 MODULE = 'winimage.provisioning.win_odj_join_info'
 ARGUMENT_SPEC = dict(
@@ -33,15 +33,7 @@ ARGUMENT_SPEC = dict(
     machine_name=dict(type='str'),
     event_lookback_days=dict(type='int', default=30),
 )
-REGISTRY_KEYS = [
-    {'path': 'Select', 'recurse': False},
-    {'path': 'ControlSet*\\Control', 'recurse': False},
-    {'path': 'ControlSet*\\' + OFFLINE_JOIN, 'recurse': False},
-    {'path': 'ControlSet*\\' + OFFLINE_PROV, 'recurse': True},
-    {'path': 'ControlSet*\\Services\\Netlogon', 'recurse': False},
-    {'path': 'ControlSet*\\Services\\Netlogon\\JoinDomain', 'recurse': False},
-    {'path': 'Setup\\DJOIN', 'recurse': False},
-]
+REGISTRY_KEYS = [dict(key) for key in JOIN_STATE_KEYS]
 LOG_LINES = 400
 KEEP_LINES = 40
 NETSETUP_JOIN_LINE = re.compile(r'NetpJoinDomain|NetpProvision|NetpRequestOfflineDomainJoin|ODJ|NetpDoDomainJoin|'

@@ -62,6 +62,17 @@ TCPIP = 'Services\\Tcpip\\Parameters'
 COMPUTER_NAME = 'Control\\ComputerName\\ComputerName'
 ACTIVE_COMPUTER_NAME = 'Control\\ComputerName\\ActiveComputerName'
 DJOIN = 'Setup\\DJOIN'
+# The keys (relative to the SYSTEM hive root) that hold a join state, for the Windows modules that dump
+# them: 'ControlSet*' stands for every ControlSetNNN key; recurse dumps subkeys too.
+JOIN_STATE_KEYS = (
+    {'path': 'Select', 'recurse': False},
+    {'path': 'ControlSet*\\Control', 'recurse': False},
+    {'path': 'ControlSet*\\Control\\Lsa\\OfflineJoin', 'recurse': False},
+    {'path': 'ControlSet*\\Control\\Lsa\\OfflineProvisioning', 'recurse': True},
+    {'path': 'ControlSet*\\Services\\Netlogon', 'recurse': False},
+    {'path': 'ControlSet*\\Services\\Netlogon\\JoinDomain', 'recurse': False},
+    {'path': 'Setup\\DJOIN', 'recurse': False},
+)
 # Keys whose whole content is the join state: removed and rewritten on install.
 OWNED_KEYS = (OFFLINE_JOIN, OFFLINE_PROV, JOIN_DOMAIN)
 PLACEABLE_PARTS = (PART_WIN7BLOB,)
