@@ -76,14 +76,26 @@ Function Get-KeyDump {
                 $Secrets.Add(@{ key = $Path; name = $name; present = [bool]([string]$value) })
                 $value = if ([string]$value) { '********' } else { '' }
             }
-            $bytes = switch ($kind) {
-                3 { [byte[]]$value }
-                4 { [System.BitConverter]::GetBytes([int]$value) }
-                11 { [System.BitConverter]::GetBytes([long]$value) }
-                7 { [System.Text.Encoding]::Unicode.GetBytes((@($value) -join "`0") + "`0`0") }
-                default { [System.Text.Encoding]::Unicode.GetBytes([string]$value + "`0") }
+            # assigned directly, never through a pipeline, so that PowerShell does not unroll the byte arrays
+            if ($kind -eq 3) {
+                $bytes = [byte[]]$value
+                if ($null -eq $bytes) {
+                    $bytes = [byte[]]::new(0)
+                }
             }
-            $values.Add(@{ name = $name; type = [System.Math]::Max($kind, 0); data = [System.Convert]::ToBase64String([byte[]]$bytes) })
+            elseif ($kind -eq 4) {
+                $bytes = [System.BitConverter]::GetBytes([int]$value)
+            }
+            elseif ($kind -eq 11) {
+                $bytes = [System.BitConverter]::GetBytes([long]$value)
+            }
+            elseif ($kind -eq 7) {
+                $bytes = [System.Text.Encoding]::Unicode.GetBytes((@($value) -join "`0") + "`0`0")
+            }
+            else {
+                $bytes = [System.Text.Encoding]::Unicode.GetBytes([string]$value + "`0")
+            }
+            $values.Add(@{ name = $name; type = [System.Math]::Max($kind, 0); data = [System.Convert]::ToBase64String($bytes) })
         }
         $subkeys = [string[]]$key.GetSubKeyNames()
         $Keys[$Path] = @{ values = $values.ToArray(); subkeys = $subkeys }
