@@ -163,6 +163,24 @@ def clean_workdirs(parent, prefix):
     return removed
 
 
+def replace_from(tmp, target, mode=None):
+    """fsync tmp, give it mode (default: keep target's mode), rename it over target's real file."""
+    target = real_path(target)
+    if mode is None:
+        try:
+            mode = os.stat(target).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o600
+    os.chmod(tmp, mode)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    _fsync_dir(os.path.dirname(target))
+
+
 def atomic_write(target, data, mode=0o600):
     """Write bytes to target atomically; new files get mode (default 0600)."""
     if isinstance(data, str):
