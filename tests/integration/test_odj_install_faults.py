@@ -218,6 +218,20 @@ def test_install_through_a_symlinked_folder_changes_the_real_image(shared_dir, t
     assert not install(str(link), package[0], package[1])['changed']
 
 
+def test_a_symlinked_hive_inside_the_image_stays_a_link(shared_dir, tmp_path, package):
+    """An image whose SYSTEM hive is a link (to a shared or relocated config folder): the real hive changes."""
+    folder, real_hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'elsewhere')
+    image = tmp_path / 'img'
+    config = image / 'Windows' / 'System32' / 'config'
+    config.mkdir(parents=True)
+    (config / 'SYSTEM').symlink_to(real_hive)
+    assert install(str(image), package[0], package[1])['changed']
+    assert os.path.islink(str(config / 'SYSTEM'))
+    assert compare(plan_entries(package[1], 'ControlSet001'), RegipyReader(real_hive)) == []
+    assert not install(str(image), package[0], package[1])['changed']
+    assert os.listdir(str(config)) == ['SYSTEM']
+
+
 def test_install_through_a_symlinked_wim_changes_the_real_wim(shared_dir, tmp_path, package):
     wim = sample_images(tmp_path / 'gen', count=2, wim=True)['wim']
     link = tmp_path / 'link.wim'
