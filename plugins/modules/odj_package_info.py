@@ -28,6 +28,8 @@ options:
   path:
     description:
       - Path of the package file on the managed host.
+      - Only a regular file (a symlink to one is followed) of at most 4 MiB is read; anything else (a device such
+        as C(/dev/zero), a FIFO, a folder, a larger file) is refused before it is read.
       - Mutually exclusive with O(data).
     type: path
   data:
