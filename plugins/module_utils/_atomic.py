@@ -97,6 +97,18 @@ def token_is_dead(name):
     return False
 
 
+LEGACY_AGE = 3600.0
+
+
+def legacy_leftover(path, now=None):
+    """A temporary of an earlier version (no run token): a leftover once untouched for LEGACY_AGE seconds."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and (now or time.time()) - st.st_mtime > LEGACY_AGE
+
+
 def temp_path_beside(target, suffix='.tmp'):
     """Create (0600) and return the name of an empty temporary file beside target's real file.
 
@@ -126,7 +138,10 @@ def remove_stale_temps(target, suffix):
     except OSError:
         return removed
     for name in names:
-        if name.startswith(prefix) and name.endswith(suffix) and token_is_dead(name[len(prefix):]):
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        rest = name[len(prefix):]
+        if token_is_dead(rest) or (not _TOKEN.match(rest) and legacy_leftover(os.path.join(folder, name))):
             try:
                 os.unlink(os.path.join(folder, name))
                 removed.append(name)

@@ -43,6 +43,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._atomic impo
     LockTimeout,
     clean_workdirs,
     file_lock,
+    legacy_leftover,
     private_workdir,
     real_path,
     replace_from,
@@ -134,9 +135,26 @@ def work_root(image_real_path):
     return _private_root(os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid()))
 
 
+LEGACY_PREFIXES = ('winimage-stage-', 'winimage-verify-', 'winimage-odj-')
+
+
 def clean_leftovers(image_real_path):
-    """Remove the staging folders killed runs left for images of this folder (and in TMPDIR); names removed."""
+    """Remove the staging folders killed runs left for images of this folder (and in TMPDIR); names removed.
+
+    Earlier versions staged in TMPDIR itself (winimage-stage-*, winimage-verify-*, winimage-odj-*, without a run
+    token): those of this user untouched for an hour are removed too.
+    """
     removed = []
+    tmp = tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        names = []
+    for name in names:
+        path = os.path.join(tmp, name)
+        if name.startswith(LEGACY_PREFIXES) and not os.path.islink(path) and legacy_leftover(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     for root in (os.path.join(os.path.dirname(image_real_path), WORK_FOLDER),
                  os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid())):
         if os.path.isdir(root) and not os.path.islink(root):

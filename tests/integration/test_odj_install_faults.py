@@ -366,3 +366,24 @@ def test_seeded_bit_flips_never_reach_the_image(shared_dir, tmp_path, name):
             refused_count += 1
     assert refused_count >= 45, 'only %d of 60 refused' % refused_count
     assert tree_hashes(folder) == before
+
+
+def test_leftovers_of_earlier_versions_are_removed_after_an_hour(shared_dir, tmp_path, package, monkeypatch):
+    """Staging folders in TMPDIR and temporaries beside the .wim without a run token (made before the token)."""
+    tmpdir = tmp_path / 'tmpdir'
+    old_stage = tmpdir / 'winimage-stage-abc123'
+    (old_stage / 'Windows').mkdir(parents=True)
+    (old_stage / 'Windows' / 'SYSTEM').write_bytes(b'secret')
+    fresh = tmpdir / 'winimage-odj-def456'
+    fresh.mkdir()
+    wim = sample_images(tmp_path / 'gen', count=1, wim=True)['wim']
+    old_temp = os.path.join(os.path.dirname(wim), '.%s.k2j3h4g5.wim' % os.path.basename(wim))
+    with open(old_temp, 'wb') as handle:
+        handle.write(b'copy')
+    hour_ago = time.time() - 3700
+    for path in (str(old_stage), old_temp):
+        os.utime(path, (hour_ago, hour_ago))
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmpdir))
+    assert install(wim, package[0], package[1])['changed']
+    assert sorted(os.listdir(str(tmpdir))) == ['winimage-odj-def456'], 'the recent one may belong to a running install'
+    assert not os.path.exists(old_temp)
