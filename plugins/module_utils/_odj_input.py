@@ -156,7 +156,7 @@ def load_package(data=None, path=None, vault_password=None, vault_decrypt=None, 
         except Exception as exc:  # pylint: disable=broad-except
             # VaultLib's messages may name the secret's id, never the secret; _vault's are secret-free
             reason = str(exc) if isinstance(exc, _vault.VaultError) else 'wrong vault password, or a damaged file'
-            raise PackageLoadError('%s cannot be decrypted: %s' % (where, reason))
+            raise PackageLoadError('%s could not be decrypted (%s)' % (where, reason))
         if isinstance(source, bytes) and detect_form(source) == 'base64':
             source = source.strip()
     form = detect_form(source)

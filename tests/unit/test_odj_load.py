@@ -56,7 +56,7 @@ def test_every_form_loads_to_the_same_package(djoin, tmp_path):
     assert L.load_package(data=T.to_base64(sealed), vault_password='pw').raw == raw
     with pytest.raises(L.PackageLoadError, match='no vault password'):
         L.load_package(path=str(path))
-    with pytest.raises(L.PackageLoadError, match='cannot be decrypted') as info:
+    with pytest.raises(L.PackageLoadError, match='could not be decrypted') as info:
         L.load_package(path=str(path), vault_password='wrong')
     assert 'wrong' not in str(info.value)
 

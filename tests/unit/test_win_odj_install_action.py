@@ -68,7 +68,7 @@ def test_vault_encrypted_bytes_and_text(djoin):
     assert act.package_to_bytes(text_envelope, secrets)[0] == raw
     with pytest.raises(act.PackageError, match='no vault password was given'):
         act.package_to_bytes(envelope, None)
-    with pytest.raises(act.PackageError, match='cannot be decrypted'):
+    with pytest.raises(act.PackageError, match='could not be decrypted'):
         act.package_to_bytes(envelope, [('default', VaultSecret(b'wrong'))])
 
 
