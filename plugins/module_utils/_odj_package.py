@@ -337,9 +337,6 @@ def check(pd):
     first = next((b.payload for b in pd.blobs or [] if b.format == ODJ_WIN7_FORMAT), None)
     if package is not None and not package.encrypted:
         # an encrypted part collection cannot be cross-checked; whoever needs its parts gets OdjEncryptedError
-        if package.decrypted_size:
-            raise OdjFormatError('a plain part collection with a decrypted size of %d' % package.decrypted_size, None,
-                                 'OP_PACKAGE', 'DecryptedSize 0 when EncryptionType is zero')
         parts = package.parts
         joins = [p for p in parts if p.part_type == PART_WIN7BLOB]
         if len(joins) != 1:
