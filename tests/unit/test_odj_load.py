@@ -9,10 +9,8 @@ join data twice).
 
 import os
 import random
-import stat
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -125,7 +123,7 @@ def test_odj_package_info_on_dev_zero_returns_within_seconds(collections_root):
     args = json.dumps({'ANSIBLE_MODULE_ARGS': {'path': '/dev/zero'}})
     started = time.monotonic()
     proc = subprocess.run([sys.executable, '-m', 'ansible_collections.winimage.provisioning.plugins.modules.odj_package_info'],
-                          input=args.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                          input=args.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False,
                           env=dict(os.environ, PYTHONPATH=collections_root))
     assert time.monotonic() - started < 30
     result = json.loads(proc.stdout)
@@ -148,7 +146,7 @@ def test_seeded_bit_flips_are_refused_cleanly(path, form):
         raw = T.to_raw(handle.read())
     original = P.decode(raw)
     data = raw if form == 'raw' else T.to_djoin_file(raw)
-    refused = accepted_same = 0
+    refused = 0
     for damaged in flips(data, seed=os.path.basename(path)):
         try:
             loaded = L.load_package(data=damaged)
@@ -156,9 +154,8 @@ def test_seeded_bit_flips_are_refused_cleanly(path, form):
             refused += 1
             assert original.win7.machine_password not in str(exc)
             continue
-        # whatever is accepted must still be the same machine with the same password
-        if loaded.pd.win7 == original.win7:
-            accepted_same += 1
+        # whatever is accepted is still the same machine with the same password (the damage is elsewhere)
+        assert loaded.pd.win7 == original.win7
     assert refused >= FLIPS * 3 // 4, 'only %d of %d flips refused' % (refused, FLIPS)
 
 
