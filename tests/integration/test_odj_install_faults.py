@@ -20,7 +20,6 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text im
 from odj_install_support import image_with_hive, package_bytes, sample_images, sha, tree_hashes, unpack
 
 
-
 @pytest.fixture
 def package(shared_dir):
     raw = to_raw(package_bytes(shared_dir))
