@@ -16,9 +16,9 @@ from __future__ import annotations
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
 
 MODULE = 'winimage.provisioning.win_odj_provision'
 
@@ -32,9 +32,9 @@ def check_returned_package(result):
     if not package:
         return None
     try:
-        pd = decode(to_raw(package))
-    except (OdjFormatError, ValueError, TypeError) as exc:
-        return 'the package Windows returned does not decode (%s)' % exc.__class__.__name__
+        pd = load_package(data=package, where='the package Windows returned').pd
+    except PackageLoadError as exc:
+        return to_native(exc)
     win7 = pd.win7
     if win7 is None:
         return 'the package Windows returned has no domain join part'

@@ -38,5 +38,5 @@ def test_wrong_machine_or_domain_is_named(package):
 def test_damaged_package_fails_without_showing_it(package, mangle):
     damaged = mangle(package)
     problem = act.check_returned_package({'package': damaged, 'machine_name': 'KIOSK-07'})
-    assert problem is not None and problem.startswith('the package Windows returned does not decode')
+    assert problem is not None and problem.startswith('the package Windows returned is not a valid provisioning package')
     assert damaged[:40] not in problem
