@@ -27,24 +27,22 @@ import hmac
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible.parsing.vault import VaultLib, is_encrypted
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.parsing.vault import VaultLib
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
-    INSTALL, JoinConflict, decide_install, describe_join, package_join, pending_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+    INSTALL, JoinConflict, decide_install, describe_join, package_join, pending_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (  # DumpReader: API
     JOIN_STATE_KEYS,
     DumpReader,
     NotSystemHiveError,
     read_pending,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import detect_form, to_raw
 from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute, same_windows_path
 
 MODULE = 'winimage.provisioning.win_odj_install'
@@ -62,49 +60,33 @@ class PackageError(ValueError):
 
 # ---------------------------------------------------------------- package -> bytes
 
-def package_to_bytes(data, vault_secrets=None):
-    """Raw package bytes and the decoded package from any form, vault-encrypted or not.
+def _vault_decrypt(vault_secrets):
+    if not vault_secrets:
+        return None
+    return lambda envelope: VaultLib(vault_secrets).decrypt(envelope)
 
-    data: bytes (file content: raw, djoin file, base64 text, or an Ansible vault
-    envelope holding one of those) or str (base64 text or a vault envelope).
-    Raises PackageError with a message that names the problem, never the content.
+
+def load(data=None, path=None, vault_secrets=None):
+    """Raw package bytes and the decoded package from content (any form) or a controller file.
+
+    Vault-encrypted content is decrypted in memory with the controller's vault secrets. Everything else (size cap,
+    regular files only, codec, cross-checks) is _odj_input.load_package. Raises PackageError with a message that
+    names the problem, never the content.
     """
-    if isinstance(data, str):
-        data = data.strip()
-        if is_encrypted(data):
-            data = to_bytes(data)
-    if isinstance(data, (bytes, bytearray)) and is_encrypted(bytes(data)):
-        if not vault_secrets:
-            raise PackageError('the package is vault-encrypted but no vault secret is available '
-                               '(give --vault-id / --ask-vault-pass)')
-        try:
-            data = VaultLib(vault_secrets).decrypt(bytes(data))
-        except Exception as exc:  # AnsibleVaultError and friends
-            raise PackageError('the package could not be vault-decrypted: %s' % to_native(exc))
-    if isinstance(data, (bytes, bytearray)) and detect_form(bytes(data)) == 'base64':
-        data = bytes(data).strip()
-    if not data:
-        raise PackageError('the package is empty')
     try:
-        raw = to_raw(data)
-        pd = decode(raw)
-    except OdjFormatError as exc:
-        raise PackageError('not a usable provisioning package: %s' % to_native(exc))
-    if not pd.win7.machine_name or not pd.win7.dns_domain_info.dns_domain_name:
-        raise PackageError('the provisioning package names no machine or no domain')
-    return raw, pd
+        loaded = load_package(data=data, path=path, vault_decrypt=_vault_decrypt(vault_secrets),
+                              where='src %s' % path if path else 'the package')
+    except PackageLoadError as exc:
+        message = to_native(exc)
+        if 'no vault password' in message:
+            message += ' (give --vault-id / --ask-vault-pass)'
+        raise PackageError(message)
+    return loaded.raw, loaded.pd
 
 
-def read_package_file(path, loader):
-    """Bytes of a controller file, vault-decrypted through the loader when encrypted."""
-    if not os.path.isfile(path):
-        raise PackageError('src %s: no such file' % path)
-    real = loader.get_real_file(path, decrypt=True)
-    try:
-        with open(real, 'rb') as handle:
-            return handle.read()
-    finally:
-        loader.cleanup_tmp_file(real)
+def package_to_bytes(data, vault_secrets=None):
+    """load() of content: bytes (raw, djoin file, base64 text, or a vault envelope of one) or str."""
+    return load(data=data, vault_secrets=vault_secrets)
 
 
 # ---------------------------------------------------------------- the module's dump
@@ -208,11 +190,8 @@ class ActionModule(ActionBase):
                     found = self._find_needle('files', src)
                 except AnsibleError as exc:
                     raise PackageError('src %s: %s' % (src, to_native(exc)))
-                data = read_package_file(found, self._loader)
-            else:
-                data = content
             secrets = getattr(getattr(self._loader, '_vault', None), 'secrets', None)
-            raw, pd = package_to_bytes(data, secrets)
+            raw, pd = load(data=None if src else content, path=found if src else None, vault_secrets=secrets)
         except PackageError as exc:
             raise AnsibleActionFail(to_native(exc))
 

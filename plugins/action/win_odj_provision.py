@@ -33,13 +33,12 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
     PROVISION, JoinConflict, decide_provision, describe_join, package_join, provision_option_problems, same_join)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION as FLAGS
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import FORMS, render, to_base64, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import FORMS, render, to_base64
 from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute
 
 MODULE = 'winimage.provisioning.win_odj_provision'
@@ -111,12 +110,12 @@ def existing_join(query):
     if not query.get('exists') or not content:
         return None
     try:
-        pd = decode(to_raw(base64.b64decode(content)))
-        if pd.win7 is None or not pd.win7.machine_name:
-            return None
-        return package_join(pd)
-    except (OdjFormatError, ValueError, TypeError):
+        pd = load_package(data=base64.b64decode(content), where='dest').pd
+    except (PackageLoadError, ValueError, TypeError):
         return None
+    if pd.win7 is None or not pd.win7.machine_name:
+        return None
+    return package_join(pd)
 
 
 def check_returned_package(raw, machine, domain):
@@ -125,9 +124,9 @@ def check_returned_package(raw, machine, domain):
     The message never contains the package or its password.
     """
     try:
-        pd = decode(raw)
-    except (OdjFormatError, ValueError, TypeError) as exc:
-        return None, 'the package Windows returned does not decode (%s)' % exc.__class__.__name__
+        pd = load_package(data=raw, where='the package Windows returned').pd
+    except PackageLoadError as exc:
+        return None, to_native(exc)
     if pd.win7 is None:
         return None, 'the package Windows returned has no domain join part'
     got_machine, got_domains = package_join(pd)

@@ -57,9 +57,7 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import raw_from_value
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_djoin_file
 
 
@@ -68,10 +66,9 @@ def odj_convert(value, to='base64'):
     if to not in ('base64', 'djoin_file'):
         raise AnsibleFilterError("odj_convert: to must be 'base64' or 'djoin_file', not %r" % (to,))
     try:
-        raw = raw_from_value(value)
-        decode(raw)
-    except OdjFormatError as exc:
-        raise AnsibleFilterError('odj_convert: not a valid provisioning package: %s' % exc)
+        raw = load_package(data=value, where='the value').raw
+    except PackageLoadError as exc:
+        raise AnsibleFilterError('odj_convert: %s' % exc)
     if to == 'base64':
         return to_base64(raw)
     return base64.b64encode(to_djoin_file(raw)).decode('ascii')

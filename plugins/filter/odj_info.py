@@ -48,21 +48,18 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import raw_from_value
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import detect_form
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
 
 
 def odj_info(value):
     """Secret-free facts of a package held in a string."""
     try:
-        raw = raw_from_value(value)
-        facts = package_facts(decode(raw), detect_form(value) if isinstance(value, bytes) else 'base64')
-    except OdjFormatError as exc:
-        raise AnsibleFilterError('odj_info: not a valid provisioning package: %s' % exc)
-    facts['size'] = len(raw)
+        loaded = load_package(data=value, where='the value')
+    except PackageLoadError as exc:
+        raise AnsibleFilterError('odj_info: %s' % exc)
+    facts = package_facts(loaded.pd, loaded.form if isinstance(value, bytes) else 'base64')
+    facts['size'] = len(loaded.raw)
     return facts
 
 

@@ -56,56 +56,29 @@ _value:
   type: str
 '''
 
-import base64
-import binascii
-
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
+from ansible.parsing.vault import VaultLib, VaultSecret
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_raw
-
-
-def _envelope(value):
-    """The vault envelope bytes from the file content or from its base64 (slurp)."""
-    if isinstance(value, bytes):
-        data = value
-    elif isinstance(value, str):
-        data = value.encode('utf-8', 'surrogateescape')
-    else:
-        raise AnsibleFilterError('odj_unvault: expected the package file content as a string, not %s' % type(value).__name__)
-    data = data.strip()
-    if is_encrypted(data):
-        return data
-    try:
-        decoded = base64.b64decode(data, validate=True).strip()
-    except (binascii.Error, ValueError):
-        decoded = b''
-    if is_encrypted(decoded):
-        return decoded
-    raise AnsibleFilterError('odj_unvault: the input is not an Ansible Vault encrypted package file')
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64
 
 
 def odj_unvault(value, secret):
     """Vault-encrypted package file -> one-line base64 of the raw package."""
     if not isinstance(secret, (str, bytes)) or not secret:
         raise AnsibleFilterError('odj_unvault: the vault password (secret) must be a non-empty string')
-    envelope = _envelope(value)
+    if not isinstance(value, (str, bytes)):
+        raise AnsibleFilterError('odj_unvault: expected the package file content as a string, not %s' % type(value).__name__)
+    data = value.encode('utf-8', 'surrogateescape') if isinstance(value, str) else value
     vault = VaultLib([('odj', VaultSecret(to_bytes(secret)))])
     try:
-        plaintext = vault.decrypt(envelope)
-    except Exception:  # pylint: disable=broad-except
-        # the vault library's message may name the secret's id; keep it generic and secret-free
-        raise AnsibleFilterError('odj_unvault: the package could not be decrypted (wrong vault password, or a damaged file)')
-    try:
-        raw = to_raw(plaintext)
-        decode(raw)
-    except (OdjFormatError, ValueError) as exc:
-        raise AnsibleFilterError('odj_unvault: the decrypted file is not a valid provisioning package: %s'
-                                 % getattr(exc, 'structure', type(exc).__name__))
-    return to_base64(raw)
+        loaded = load_package(data=data, vault_decrypt=vault.decrypt, where='the input')
+    except PackageLoadError as exc:
+        raise AnsibleFilterError('odj_unvault: %s' % exc)
+    if not loaded.vaulted:
+        raise AnsibleFilterError('odj_unvault: the input is not an Ansible Vault encrypted package file')
+    return to_base64(loaded.raw)
 
 
 class FilterModule(object):

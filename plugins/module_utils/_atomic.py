@@ -5,7 +5,14 @@
 
 A writer never modifies a target in place: it writes a temporary file in the
 same directory, fsyncs it, renames it over the target and fsyncs the directory,
-so a crash leaves either the old or the new content, never a torn file.
+so a crash leaves either the old or the new content, never a torn file. A
+target reached through a symlink is resolved first: the real file is replaced
+and the link stays a link.
+
+Temporary files and private work folders carry the token of the run that made
+them (host, process id, process start time): a later run removes what a killed
+run left behind (:func:`remove_stale_temps`, :func:`private_workdir`) and never
+touches what a live run is still writing.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 
@@ -36,17 +45,142 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+def real_path(path):
+    """The absolute path with every symlink resolved (what locks and replacements must use)."""
+    return os.path.realpath(os.path.abspath(path))
+
+
+def _start_time(pid):
+    """Start time of process pid in clock ticks since boot (from /proc), or None where there is no /proc."""
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as handle:
+            fields = handle.read().rsplit(b')', 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _host():
+    return re.sub(r'[^A-Za-z0-9]', '', socket.gethostname().split('.')[0])[:32] or 'host'
+
+
+def run_token():
+    """host-pid-starttime of this process: names a run's temporary files so that others know when it is gone."""
+    pid = os.getpid()
+    return '%s-%d-%d' % (_host(), pid, _start_time(pid) or 0)
+
+
+_TOKEN = re.compile(r'^([A-Za-z0-9]*)-(\d+)-(\d+)(?:$|[.\-_])')
+
+
+def token_is_dead(name):
+    """True when name starts with the token of a run of this host that is no longer running.
+
+    False for a live run, for another host's run (its processes cannot be seen from here) and for a name
+    without a token.
+    """
+    match = _TOKEN.match(name)
+    if not match or match.group(1) != _host():
+        return False
+    pid, started = int(match.group(2)), int(match.group(3))
+    now = _start_time(pid)
+    if now is not None:
+        return started != 0 and now != started
+    if os.path.isdir('/proc/self'):
+        return True  # /proc works and has no such process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+LEGACY_AGE = 3600.0
+
+
+def legacy_leftover(path, now=None):
+    """A temporary of an earlier version (no run token): a leftover once untouched for LEGACY_AGE seconds."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and (now or time.time()) - st.st_mtime > LEGACY_AGE
+
+
 def temp_path_beside(target, suffix='.tmp'):
-    """Create (0600) and return the name of an empty temporary file beside target."""
-    directory = os.path.dirname(os.path.abspath(target)) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(target), suffix=suffix, dir=directory)
+    """Create (0600) and return the name of an empty temporary file beside target's real file.
+
+    The name is .<target name>.<run token>.<random><suffix>, which remove_stale_temps recognises.
+    """
+    target = real_path(target)
+    directory = os.path.dirname(target) or '.'
+    fd, tmp = tempfile.mkstemp(prefix='.%s.%s.' % (os.path.basename(target), run_token()), suffix=suffix,
+                               dir=directory)
     os.close(fd)
     os.chmod(tmp, 0o600)
     return tmp
 
 
+def remove_stale_temps(target, suffix):
+    """Remove the temporaries of target that killed runs of this host left beside it; names of those removed.
+
+    A temporary of a run still alive (another process writing the same target through another path, say) is
+    never touched.
+    """
+    target = real_path(target)
+    folder = os.path.dirname(target)
+    prefix = '.%s.' % os.path.basename(target)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        rest = name[len(prefix):]
+        if token_is_dead(rest) or (not _TOKEN.match(rest) and legacy_leftover(os.path.join(folder, name))):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
+def private_workdir(parent, prefix):
+    """A new 0700 folder <parent>/<prefix><run token>-<random>, after removing what killed runs left there.
+
+    parent is created 0700 when absent. Every folder below it whose name carries the token of a dead run of this
+    host is removed first: secrets staged by a run that was killed do not outlive the next run.
+    """
+    try:
+        os.mkdir(parent, 0o700)
+    except FileExistsError:
+        pass
+    clean_workdirs(parent, prefix)
+    return tempfile.mkdtemp(prefix='%s%s-' % (prefix, run_token()), dir=parent)
+
+
+def clean_workdirs(parent, prefix):
+    """Remove the folders below parent named prefix<token of a dead run>; names of those removed."""
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(prefix) and token_is_dead(name[len(prefix):]):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def replace_from(tmp, target, mode=None):
-    """fsync tmp, give it mode (default: keep target's mode), rename it over target."""
+    """fsync tmp, give it mode (default: keep target's mode), rename it over target's real file."""
+    target = real_path(target)
     if mode is None:
         try:
             mode = os.stat(target).st_mode & 0o7777
@@ -59,13 +193,14 @@ def replace_from(tmp, target, mode=None):
     finally:
         os.close(fd)
     os.replace(tmp, target)
-    _fsync_dir(os.path.dirname(os.path.abspath(target)))
+    _fsync_dir(os.path.dirname(target))
 
 
 def atomic_write(target, data, mode=0o600):
     """Write bytes to target atomically; new files get mode (default 0600)."""
     if isinstance(data, str):
         data = data.encode('utf-8')
+    target = real_path(target)
     tmp = temp_path_beside(target)
     try:
         with open(tmp, 'wb') as handle:
@@ -80,7 +215,8 @@ def atomic_write(target, data, mode=0o600):
 
 
 def backup_file(path):
-    """Copy path to path.<timestamp>.bak (same mode), return the backup's name."""
+    """Copy path's real file to <real file>.<timestamp>.<pid>.bak (same mode), return the backup's name."""
+    path = real_path(path)
     stamp = time.strftime('%Y%m%d-%H%M%S')
     dest = '%s.%s.%d.bak' % (path, stamp, os.getpid())
     shutil.copy2(path, dest)

@@ -15,6 +15,18 @@ atomic replacement (the engine does that).
 Every write holds an exclusive lock file beside the image
 (``<image>.winimage.lock``): a second install into the same image waits for
 it, then fails with a message naming the lock.
+
+An image given through a symlink (a linked folder or .wim, or a path with a
+linked folder in it) is used at its real path: the lock, the staging and the
+final replacement are those of the real image, so two paths to one image take
+one lock, the real image changes and the link stays a link.
+
+Files taken out of a .wim (a SYSTEM hive holds the machine password once
+written) are staged in a 0700 folder ``.winimage-work`` beside the image, in a
+folder named after the run (host, process id and start time); each run first
+removes what killed runs left there. Where the image's folder is not writable
+(an audit of a read-only image) the same is done in a 0700 folder
+``winimage-work-<uid>`` in the temporary directory.
 """
 
 from __future__ import annotations
@@ -29,7 +41,11 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     LockTimeout,
+    clean_workdirs,
     file_lock,
+    legacy_leftover,
+    private_workdir,
+    real_path,
     replace_from,
     temp_path_beside,
 )
@@ -85,6 +101,76 @@ def _mode_writable(path):
     except OSError:
         pass
     return os.access(path, os.W_OK)
+
+
+WORK_FOLDER = '.winimage-work'
+WORK_PREFIXES = ('stage-', 'verify-', 'odj-')
+
+
+def _private_root(path):
+    """path as a 0700 folder of this user (created when absent); ImageError when it is anything else."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ImageError('%s: cannot create the private work folder: %s' % (path, exc.strerror or exc))
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise ImageError('%s: the private work folder is not a folder of this user; remove it' % path)
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def work_root(image_real_path):
+    """The private folder staging for this image goes to: beside it when its folder is writable, else in TMPDIR.
+
+    What killed runs left there (and in the TMPDIR fallback) is removed first.
+    """
+    clean_leftovers(image_real_path)
+    parent = os.path.dirname(image_real_path)
+    if os.access(parent, os.W_OK | os.X_OK):
+        return _private_root(os.path.join(parent, WORK_FOLDER))
+    return _private_root(os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid()))
+
+
+LEGACY_PREFIXES = ('winimage-stage-', 'winimage-verify-', 'winimage-odj-')
+
+
+def clean_leftovers(image_real_path):
+    """Remove the staging folders killed runs left for images of this folder (and in TMPDIR); names removed.
+
+    Earlier versions staged in TMPDIR itself (winimage-stage-*, winimage-verify-*, winimage-odj-*, without a run
+    token): those of this user untouched for an hour are removed too.
+    """
+    removed = []
+    tmp = tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        names = []
+    for name in names:
+        path = os.path.join(tmp, name)
+        if name.startswith(LEGACY_PREFIXES) and not os.path.islink(path) and legacy_leftover(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    for root in (os.path.join(os.path.dirname(image_real_path), WORK_FOLDER),
+                 os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid())):
+        if os.path.isdir(root) and not os.path.islink(root):
+            for prefix in WORK_PREFIXES:
+                removed.extend(os.path.join(root, name) for name in clean_workdirs(root, prefix))
+    return removed
+
+
+@contextlib.contextmanager
+def scratch(image, prefix):
+    """A private 0700 folder for one run's work on image, removed on exit (a killed run's: by the next run)."""
+    folder = private_workdir(work_root(image.path), prefix)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _DEFAULT_RUNNER = []
@@ -169,7 +255,8 @@ class FolderImage(object):
     kind = 'folder'
 
     def __init__(self, path):
-        self.path = os.path.abspath(path)
+        self.given = os.path.abspath(path)
+        self.path = real_path(path)
         if not os.path.isdir(self.path):
             raise ImageError('%s: image folder does not exist' % path)
         if find_ci(self.path, 'Windows') is None or not os.path.isdir(find_ci(self.path, 'Windows')):
@@ -181,7 +268,7 @@ class FolderImage(object):
         self.wim_arch = None
 
     def describe(self):
-        return {'type': 'folder', 'path': self.path}
+        return {'type': 'folder', 'path': self.given}
 
     @contextlib.contextmanager
     def staging(self):
@@ -202,7 +289,8 @@ class WimImage(object):
     kind = 'wim'
 
     def __init__(self, path, image_index=None, workdir=None, runner=None):
-        self.path = os.path.abspath(path)
+        self.given = os.path.abspath(path)
+        self.path = real_path(path)
         self.runner = runner
         if not os.path.isfile(self.path):
             raise ImageError('%s: .wim file does not exist' % path)
@@ -232,7 +320,7 @@ class WimImage(object):
         self.workdir = workdir
 
     def describe(self):
-        return {'type': 'wim', 'path': self.path, 'image_index': self.index, 'image_name': self.name}
+        return {'type': 'wim', 'path': self.given, 'image_index': self.index, 'image_name': self.name}
 
     def _extract(self, wim, dest, rels, optional=True):
         argv = ['wimlib-imagex', 'extract', wim, str(self.index)] + ['/' + r for r in rels]
@@ -241,10 +329,14 @@ class WimImage(object):
             argv.append('--nullglob')
         _run(self.runner, argv, '%s (image %d)' % (self.path, self.index))
 
+    def _workdir(self, prefix):
+        if self.workdir is not None:
+            return tempfile.mkdtemp(prefix='winimage-' + prefix, dir=self.workdir)
+        return private_workdir(work_root(self.path), prefix)
+
     @contextlib.contextmanager
     def staging(self):
-        tmp = tempfile.mkdtemp(prefix='winimage-stage-', dir=self.workdir)
-        os.chmod(tmp, 0o700)
+        tmp = self._workdir('stage-')
         try:
             self._extract(self.path, tmp, [SYSTEM_REL, SYSTEM_REL + '.LOG1', SYSTEM_REL + '.LOG2', UNATTEND_REL])
             if find_ci(tmp, 'Windows') is None:
@@ -279,7 +371,7 @@ class WimImage(object):
             if '\n' in line:
                 raise ImageError('%s: a path contains a newline' % self.path)
         tmp = temp_path_beside(self.path, suffix='.wim')
-        verify = tempfile.mkdtemp(prefix='winimage-verify-', dir=self.workdir)
+        verify = self._workdir('verify-')
         backup_path = None
         try:
             shutil.copyfile(self.path, tmp)

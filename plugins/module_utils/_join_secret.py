@@ -20,7 +20,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._image impor
     ImageError,
     open_image,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
     OFFLINE_JOIN,
     SECRET_VALUE,
@@ -95,10 +95,10 @@ def _from_unattend(path, described):
         raise JoinSecretError(str(exc))
     for pass_name, _arch, b64 in found:
         try:
-            pd = decode(b64)
-            w7 = pd.win7
-        except ValueError:
-            raise JoinSecretError('%s: the AccountData of pass %s is not a valid provisioning package' % (path, pass_name))
+            pd = load_package(data=b64, where='%s: the AccountData of pass %s' % (path, pass_name)).pd
+        except PackageLoadError as exc:
+            raise JoinSecretError(str(exc))
+        w7 = pd.win7
         state = {'location': UNATTEND_REL, 'pass': pass_name, 'architecture': _arch, 'machine_name': w7.machine_name,
                  'domain': w7.dns_domain_info.dns_domain_name, 'dc': {'name': w7.dc_info.dc_name, 'address': w7.dc_info.dc_address},
                  'parts': [p.type_name for p in pd.parts], 'clear_text_secret_present': bool(w7.machine_password)}

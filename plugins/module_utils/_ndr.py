@@ -142,6 +142,7 @@ class Layout(object):
     def __init__(self):
         self.refs = []
         self.wstr_max = []
+        self.wstr_actual = []
         self.ustr_max = []
         self.top_ref = FIRST_REFERENT
 
@@ -417,6 +418,7 @@ def _read_wstr(r, name):
     if text[-1] != '\x00':
         r.fail('%s is not NUL-terminated' % name, 'a terminating NUL', r.pos - 2)
     r.layout.wstr_max.append(maximum)
+    r.layout.wstr_actual.append(actual)
     return text[:-1]
 
 

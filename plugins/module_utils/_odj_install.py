@@ -25,12 +25,11 @@ pending join of another machine is only replaced with force.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     atomic_write,
     backup_file,
+    remove_stale_temps,
     replace_from,
     temp_path_beside,
 )
@@ -47,6 +46,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._image impor
     ImageError,
     locked,
     open_image,
+    scratch,
     sha256_file,
 )
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
@@ -63,14 +63,16 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registr
     RegistryRouteError,
     compare,
     control_set_name,
-    omitted_parts,
     owned_keys,
     plan_entries,
     SECRET_VALUE,
+    omitted_parts,
     read_pending,
     snapshot,
     unsupported_parts,
 )
+from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_input
+from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64
 from ansible_collections.winimage.provisioning.plugins.module_utils._unattend import (
     UnattendError,
@@ -78,7 +80,6 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._unattend im
     merge,
     normalize_arch,
 )
-
 
 class InstallError(Exception):
     """The install failed; the image is as it was (message says why)."""
@@ -89,24 +90,6 @@ def _inject(opts, point, path):
     injector = (opts.get('faults') or {}).get(point)
     if injector is not None:
         injector(path)
-
-
-# ---------------------------------------------------------------- helpers
-
-def _remove_stale_temps(target, suffix):
-    """Remove temporaries a killed earlier run left beside target (the caller holds the image lock)."""
-    folder = os.path.dirname(os.path.abspath(target))
-    prefix = '.%s.' % os.path.basename(target)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(prefix) and name.endswith(suffix):
-            try:
-                os.unlink(os.path.join(folder, name))
-            except OSError:
-                pass
 
 
 def _key_dump(hive_reader, key):
@@ -185,94 +168,98 @@ def _install_registry(image, staging, pd, opts, result):
         raise InstallError('%s: no SYSTEM hive at %s' % (image.path, SYSTEM_REL))
     image.check_writable([system])
     result['hive'] = staging.rel(system) if image.kind == 'wim' else system
-    _remove_stale_temps(system, '.odj')
-    work = tempfile.mkdtemp(prefix='winimage-odj-')
+    remove_stale_temps(system, '.odj')
+    with scratch(image, 'odj-') as work:
+        _install_registry_in(image, staging, pd, opts, result, system, work)
+
+
+def _install_registry_in(image, staging, pd, opts, result, system, work):
+    """Write the join state into the hive (work: a private folder for the replayed hive)."""
     try:
+        state = prepare(system, os.path.join(work, 'replayed'), allow_dirty=opts['allow_dirty'])
+    except (HiveFormatError, DirtyHiveError) as exc:
+        raise InstallError(str(exc))
+    result['dirty'] = state['dirty']
+    result['replayed_logs'] = [os.path.basename(p) for p in state['logs']]
+    result['replayed_pages'] = state['replayed_pages']
+    if state['dirty_accepted']:
+        result['warnings'].append('%s was dirty and had no transaction logs; written back clean as allowed by '
+                                  'allow_dirty (changes only the missing logs held are lost)' % system)
+    try:
+        hive = Hive(state['source'], write=True)
+    except HivexError as exc:
+        raise InstallError(str(exc))
+    with hive:
+        reader = HivexReader(hive)
         try:
-            state = prepare(system, os.path.join(work, 'replayed'), allow_dirty=opts['allow_dirty'])
-        except (HiveFormatError, DirtyHiveError) as exc:
-            raise InstallError(str(exc))
-        result['dirty'] = state['dirty']
-        result['replayed_logs'] = [os.path.basename(p) for p in state['logs']]
-        result['replayed_pages'] = state['replayed_pages']
-        if state['dirty_accepted']:
-            result['warnings'].append('%s was dirty and had no transaction logs; written back clean as allowed by '
-                                      'allow_dirty (changes only the missing logs held are lost)' % system)
-        try:
-            hive = Hive(state['source'], write=True)
-        except HivexError as exc:
-            raise InstallError(str(exc))
-        with hive:
-            reader = HivexReader(hive)
-            try:
-                control_set = control_set_name(reader)
-                entries = plan_entries(pd, control_set, skip_unsupported=opts['skip_unsupported_parts'])
-            except NotSystemHiveError as exc:
-                raise InstallError('%s: %s' % (system, exc))
-            except RegistryRouteError as exc:
-                raise InstallError(str(exc))
-            result['control_set'] = control_set
-            omitted = omitted_parts(pd)
-            if omitted:
-                result['omitted_parts'] = omitted
+            control_set = control_set_name(reader)
+            entries = plan_entries(pd, control_set, skip_unsupported=opts['skip_unsupported_parts'])
             skipped = unsupported_parts(pd)
-            if skipped:
-                result['skipped_parts'] = skipped
-                result['warnings'].append('not installed by the registry method (skip_unsupported_parts): %s'
-                                          % ', '.join(s['label'] for s in skipped))
-            pending = read_pending(reader, control_set)
-            problems = compare(entries, reader)
-            secret_same = pending is not None and not any(p['name'] == SECRET_VALUE for p in problems)
-            try:
-                decide_install(pending_join(pending) if pending is not None else None, package_join(pd), secret_same,
-                               force=opts['force'])
-            except JoinConflict as exc:
-                raise InstallError('%s holds a pending offline join for machine %s: %s'
-                                   % (system, pending.get('machine_name'), exc))
-            before = snapshot(entries, reader)
-            extras = _owned_extras(reader, entries, control_set)
-            result['diff'] = {'before_header': '%s (%s)' % (SYSTEM_REL, image.path), 'after_header': '%s (%s)' % (SYSTEM_REL, image.path),
-                              'before': _diff_text(before),
-                              'after': _diff_text(dict(((e.key, e.name), e.shown()) for e in entries if e.name is not None))}
-            result['entries'] = [e.as_dict() for e in entries]
-            if not problems and not extras and not state['dirty']:
-                result['changed'] = False
-                return
-            result['changed'] = True
-            if opts['check_mode']:
-                return
-            for key in owned_keys(control_set):
-                node = hive.navigate(key)
-                if node is not None:
-                    hive.delete_child(node)
-            node_cache = {}
-            for entry in entries:
-                node = node_cache.get(entry.key)
-                if node is None:
-                    node = node_cache[entry.key] = hive.navigate(entry.key, create=True)
-                if entry.name is not None:
-                    from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import encode_value
-                    hive.set_value(node, entry.name, entry.vtype, encode_value(entry.vtype, entry.value))
-            tmp = temp_path_beside(system, suffix='.odj')
-            try:
-                hive.commit(tmp)
-                _inject(opts, 'hive_written', tmp)
-                _verify_hive(tmp, entries, system)
-                if opts['backup'] and image.kind == 'folder':
-                    result['backup_file'] = backup_file(system)
-                replace_from(tmp, system)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        # Logs that were replayed now describe an older hive: keep them aside, out of Windows' way.
-        for log in state['logs']:
-            aside = log + '.replayed'
-            os.replace(log, aside)
-            staging.renamed.append((staging.rel(log), staging.rel(aside)))
-        staging.changed.append(staging.rel(system))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        except NotSystemHiveError as exc:
+            raise InstallError('%s: %s' % (system, exc))
+        except RegistryRouteError as exc:
+            raise InstallError(str(exc))
+        except OdjFormatError as exc:  # an encrypted part collection, or parts that cannot be placed
+            raise InstallError('the package cannot be installed by the registry method: %s' % exc)
+        result['control_set'] = control_set
+        omitted = omitted_parts(pd)
+        if omitted:
+            result['omitted_parts'] = omitted
+        if skipped:
+            result['skipped_parts'] = skipped
+            result['warnings'].append('not installed by the registry method (skip_unsupported_parts): %s'
+                                      % ', '.join(s['label'] for s in skipped))
+        pending = read_pending(reader, control_set)
+        problems = compare(entries, reader)
+        secret_same = pending is not None and not any(p['name'] == SECRET_VALUE for p in problems)
+        try:
+            decide_install(pending_join(pending) if pending is not None else None, package_join(pd), secret_same,
+                           force=opts['force'])
+        except JoinConflict as exc:
+            raise InstallError('%s holds a pending offline join for machine %s: %s'
+                               % (system, pending.get('machine_name'), exc))
+        before = snapshot(entries, reader)
+        extras = _owned_extras(reader, entries, control_set)
+        result['diff'] = {'before_header': '%s (%s)' % (SYSTEM_REL, image.path), 'after_header': '%s (%s)' % (SYSTEM_REL, image.path),
+                          'before': _diff_text(before),
+                          'after': _diff_text(dict(((e.key, e.name), e.shown()) for e in entries if e.name is not None))}
+        result['entries'] = [e.as_dict() for e in entries]
+        if not problems and not extras and not state['dirty']:
+            result['changed'] = False
+            return
+        result['changed'] = True
+        if opts['check_mode']:
+            return
+        for key in owned_keys(control_set):
+            node = hive.navigate(key)
+            if node is not None:
+                hive.delete_child(node)
+        node_cache = {}
+        for entry in entries:
+            node = node_cache.get(entry.key)
+            if node is None:
+                node = node_cache[entry.key] = hive.navigate(entry.key, create=True)
+            if entry.name is not None:
+                from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import encode_value
+                hive.set_value(node, entry.name, entry.vtype, encode_value(entry.vtype, entry.value))
+        tmp = temp_path_beside(system, suffix='.odj')
+        try:
+            hive.commit(tmp)
+            _inject(opts, 'hive_written', tmp)
+            _verify_hive(tmp, entries, system)
+            if opts['backup'] and image.kind == 'folder':
+                result['backup_file'] = backup_file(system)
+            replace_from(tmp, system)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    # Logs that were replayed now describe an older hive: keep them aside, out of Windows' way.
+    for log in state['logs']:
+        aside = log + '.replayed'
+        os.replace(log, aside)
+        staging.renamed.append((staging.rel(log), staging.rel(aside)))
+    staging.changed.append(staging.rel(system))
 
 
 def _verify_hive(path, entries, original):
@@ -364,7 +351,7 @@ def install(image_path, raw, pd, **options):
         with locked(image, timeout=opts['lock_timeout']):
             if image.kind == 'wim' and not opts['check_mode']:
                 image.check_writable([])
-                _remove_stale_temps(image.path, '.wim')
+                remove_stale_temps(image.path, '.wim')
             with image.staging() as staging:
                 if opts['method'] == 'registry':
                     _install_registry(image, staging, pd, opts, result)
@@ -384,36 +371,18 @@ def install(image_path, raw, pd, **options):
 def load_package(data=None, path=None, vault_password=None):
     """(raw, pd) from data (text) or a package file at path; InstallError naming the source when it is no package.
 
-    Ansible Vault encrypted data or files are decrypted in memory with vault_password.
+    Ansible Vault encrypted data or files are decrypted in memory with vault_password (see _odj_input.load_package:
+    size cap, regular files only, codec and cross-checks).
     """
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
-    from ansible_collections.winimage.provisioning.plugins.module_utils._vault import VaultError, decrypt, is_vault
-    if data is not None:
-        source = data.strip()
-        where = 'data'
-    else:
-        where = path
-        try:
-            with open(path, 'rb') as handle:
-                source = handle.read()
-        except (IOError, OSError) as exc:
-            raise InstallError('package %s cannot be read: %s' % (path, exc.strerror or exc))
-    if is_vault(source):
-        if not vault_password:
-            raise InstallError('package %s is Ansible Vault encrypted: set vault_password (or decrypt it on the controller, '
-                               'for example with the winimage.provisioning.odj_unvault filter, and pass it as data)' % where)
-        try:
-            source = decrypt(source, vault_password)
-        except VaultError as exc:
-            raise InstallError('package %s cannot be decrypted: %s' % (where, exc))
     try:
-        raw = to_raw(source)
-        pd = decode(raw)
-        pd.win7  # pylint: disable=pointless-statement
-    except ValueError as exc:
-        raise InstallError('package %s is not a valid offline domain join package: %s' % (where, exc))
-    return raw, pd
+        loaded = _odj_input.load_package(data=data, path=path, vault_password=vault_password)
+    except _odj_input.PackageLoadError as exc:
+        message = str(exc)
+        if 'no vault password' in message:
+            message += ' (set vault_password, or decrypt it on the controller, for example with the ' \
+                       'winimage.provisioning.odj_unvault filter, and pass it as data)'
+        raise InstallError(message)
+    return loaded.raw, loaded.pd
 
 
 def package_secret(pd):
@@ -493,7 +462,6 @@ def image_info_batch(items, run_command=None):
 
 def image_info(image_path, image_index=None, run_command=None):
     """Pending join state of an image (registry and unattend), without any secret."""
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
     try:
         image = open_image(image_path, image_index, runner=run_command)
     except ImageError as exc:
@@ -537,7 +505,7 @@ def image_info(image_path, image_index=None, run_command=None):
                     item = {'pass': pass_name, 'architecture': arch, 'machine_name': None, 'domain': None,
                             'clear_text_secret_present': False, 'decodable': False}
                     try:
-                        pd = decode(b64)
+                        pd = _odj_input.load_package(data=b64).pd
                         w7 = pd.win7
                         item.update({'machine_name': w7.machine_name, 'domain': w7.dns_domain_info.dns_domain_name,
                                      'dc': w7.dc_info.dc_name, 'decodable': True,

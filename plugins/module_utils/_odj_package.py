@@ -22,7 +22,7 @@ import uuid
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import (
     ARRAY, BYTES, EMBED, GUID, NESTED, SID, U32, USTR, WSTR,
-    OdjFormatError, RawPayload, decode_type1, encode_type1, sid_from_str,
+    FIRST_REFERENT, OdjFormatError, RawPayload, decode_type1, encode_type1, sid_from_str,
 )
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
 
@@ -279,6 +279,120 @@ def decode(data):
     return decode_type1(raw, ProvisionData)
 
 
+def _copies_differ(first, second):
+    """Name of the first field where two ODJ_WIN7BLOBs differ, or None (layout ignored)."""
+    for field in Win7Blob.SCHEMA:
+        a, b = getattr(first, field.attr), getattr(second, field.attr)
+        if a != b:
+            return field.attr
+    return None
+
+
+def _sid_rid(sid):
+    try:
+        return int(sid.rsplit('-', 1)[1])
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def _check_layout(obj, seen):
+    """Every NDR serialization inside obj: referent ids 0x20000 + 4n in order, string max count = actual count."""
+    layout = getattr(obj, '_layout', None)
+    if layout is not None and id(obj) not in seen:
+        seen.add(id(obj))
+        counted = [ref for ref in layout.refs if ref != 0xFFFFFFFF]
+        if layout.top_ref != FIRST_REFERENT or any(ref % 4 for ref in counted) \
+                or any(b <= a for a, b in zip([FIRST_REFERENT] + counted, counted)):
+            raise OdjFormatError('pointer referent ids are not the sequence an NDR writer produces', None,
+                                 type(obj).__name__, 'referent ids 0x00020000, 0x00020004, ... increasing')
+    for field in getattr(obj, 'SCHEMA', ()):
+        value = getattr(obj, field.attr, None)
+        if isinstance(value, list):
+            for item in value:
+                _check_layout(item, seen)
+        elif isinstance(value, _Struct):
+            _check_layout(value, seen)
+
+
+def check(pd):
+    """Cross-check a decoded package beyond the NDR rules; OdjFormatError naming the first inconsistency.
+
+    Damage that still decodes is refused: the join data is carried twice (the format-1 ODJ_WIN7BLOB and the join
+    provider part of the format-2 package) and both copies must agree; the join provider part must be there and
+    essential; part flags hold only known bits; the machine SID of a join provider 3/4 part is in the package's
+    domain and ends with its RID; the two copies of the domain GUID agree; every string's maximum count equals its
+    length, and referent ids are in the order NDR writers produce. The message names structures and fields, never
+    their content.
+    """
+    win7 = pd.win7
+    if not win7.machine_name or win7.dns_domain_info is None or not win7.dns_domain_info.dns_domain_name \
+            or win7.dc_info is None:
+        raise OdjFormatError('the domain join blob names no machine, domain or domain controller', None,
+                             'ODJ_WIN7BLOB', 'MachineName, DnsDomainInfo and DcInfo')
+    formats = [blob.format for blob in pd.blobs or []]
+    if len(set(formats)) != len(formats):
+        raise OdjFormatError('the package holds two blobs of the same format', None, 'ODJ_PROVISION_DATA',
+                             'one blob per format')
+    package = pd.package
+    first = next((b.payload for b in pd.blobs or [] if b.format == ODJ_WIN7_FORMAT), None)
+    if package is not None and not package.encrypted:
+        # an encrypted part collection cannot be cross-checked; whoever needs its parts gets OdjEncryptedError
+        parts = package.parts
+        joins = [p for p in parts if p.part_type == PART_WIN7BLOB]
+        if len(joins) != 1:
+            raise OdjFormatError('%d join provider parts' % len(joins), None, 'OP_PACKAGE_PART_COLLECTION',
+                                 'exactly one join provider part')
+        for index, part in enumerate(parts, 1):
+            if (part.flags or 0) & ~PART_FLAG_ESSENTIAL:
+                raise OdjFormatError('part %d has unknown flags 0x%x' % (index, part.flags), None, 'OP_PACKAGE_PART',
+                                     'flags 0 or 1 (essential)')
+            if part.part_type in (PART_JOINPROV3, PART_JOINPROV4) and isinstance(part.payload, _Struct):
+                sid, rid = part.payload.sid, part.payload.rid
+                domain_sid = win7.dns_domain_info.sid
+                if sid is None or _sid_rid(sid) != rid or (domain_sid and sid.rsplit('-', 1)[0] != domain_sid):
+                    raise OdjFormatError('part %d (%s): the machine SID does not end with the RID or is not in the '
+                                         "package's domain" % (index, part.type_name), None, 'OP_JOINPROV3_PART',
+                                         'Sid = domain SID + RID')
+        if not joins[0].essential:
+            raise OdjFormatError('the join provider part is not marked essential', None, 'OP_PACKAGE_PART',
+                                 'flags 1 (essential)')
+        if not isinstance(joins[0].payload, Win7Blob):
+            raise OdjFormatError('the join provider part does not hold a domain join blob', None, 'OP_PACKAGE_PART',
+                                 'an ODJ_WIN7BLOB')
+        if first is not None:
+            field = _copies_differ(first, joins[0].payload)
+            layouts = [getattr(copy, '_layout', None) for copy in (first, joins[0].payload)]
+            if field is None and None not in layouts and \
+                    (layouts[0].refs, layouts[0].wstr_max) != (layouts[1].refs, layouts[1].wstr_max):
+                field = 'their NDR layout'
+            if field is not None:
+                raise OdjFormatError('the two copies of the join data disagree in %s (the package is damaged)'
+                                     % field, None, 'ODJ_WIN7BLOB', 'the format-1 blob and the join provider part to '
+                                     'be identical')
+    copies = [first] + [p.payload for p in (pd.parts if package is not None and not package.encrypted else [])]
+    for blob in (b for b in copies if isinstance(b, Win7Blob)):
+        info, dc = blob.dns_domain_info, blob.dc_info
+        if info is not None and dc is not None and dc.domain_guid not in (None, NULL_GUID) \
+                and info.domain_guid != dc.domain_guid:
+            raise OdjFormatError('the domain GUID of the domain and of its domain controller disagree', None,
+                                 'ODJ_WIN7BLOB', 'the same domain GUID in DnsDomainInfo and DcInfo')
+    _check_layout(pd, set())
+    _check_strings(pd)
+    return pd
+
+
+def _check_strings(obj):
+    layout = getattr(obj, '_layout', None)
+    if layout is not None and any(m != a for m, a in zip(layout.wstr_max, getattr(layout, 'wstr_actual', ()))):
+        raise OdjFormatError('a string\'s maximum count differs from its length', None, type(obj).__name__,
+                             'max count = actual count, as NDR writers produce for [string] pointers')
+    for field in getattr(obj, 'SCHEMA', ()):
+        value = getattr(obj, field.attr, None)
+        for item in (value if isinstance(value, list) else [value]):
+            if isinstance(item, _Struct):
+                _check_strings(item)
+
+
 def encode(pd):
     """Encode ProvisionData to raw bytes."""
     return encode_type1(pd)
@@ -358,7 +472,7 @@ def build_package(domain_dns, netbios_domain, forest, domain_guid, domain_sid, m
 
 
 __all__ = [
-    'OdjFormatError', 'OdjEncryptedError', 'RawPayload', 'decode', 'encode', 'build_package',
+    'OdjFormatError', 'OdjEncryptedError', 'RawPayload', 'decode', 'encode', 'check', 'build_package',
     'ProvisionData', 'OdjBlob', 'OpPackage', 'PartCollection', 'PackagePart', 'Win7Blob', 'DnsDomainInfo', 'DcInfo',
     'JoinProv2Part', 'JoinProv3Part', 'JoinProv4Part', 'PolicyPart', 'PolicyElementList', 'PolicyElement',
     'CertPart', 'CertPfxStore', 'CertSstStore', 'PART_WIN7BLOB', 'PART_JOINPROV2', 'PART_JOINPROV3',

@@ -45,11 +45,11 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client i
     ADError, UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT)
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
     atomic_write, file_lock, temp_path_beside)
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, same_join
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import provision_flags
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
-    PART_JOINPROV3, build_package, decode, encode)
+    PART_JOINPROV3, build_package, encode)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import (
     to_base64, to_djoin_file)
 from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
@@ -275,23 +275,9 @@ class Provisioner(object):
     def _read_package(self, path):
         """(ProvisionData, note) of an existing file; (None, why) when unusable."""
         try:
-            with open(path, 'rb') as handle:
-                data = handle.read()
-        except OSError as exc:
-            return None, 'cannot read %s: %s' % (path, exc.strerror)
-        if _vault.is_vault(data):
-            if self.vault_password is None:
-                return None, '%s is vault-encrypted and no vault password was given' % path
-            try:
-                data = _vault.decrypt(data, self.vault_password)
-            except _vault.VaultError as exc:
-                return None, '%s: %s' % (path, exc)
-        try:
-            return decode(data), None
-        except OdjFormatError as exc:
-            return None, '%s is not a valid package (%s)' % (path, exc.__class__.__name__)
-        except ValueError:
-            return None, '%s is not a valid package' % path
+            return load_package(path=path, vault_password=self.vault_password, where=path).pd, None
+        except PackageLoadError as exc:
+            return None, str(exc)
 
     def _write_package(self, machine, raw):
         """Write the file (0600, via a temporary file and rename); _sync_files() makes the batch durable."""

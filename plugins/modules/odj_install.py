@@ -40,6 +40,9 @@ options:
     description:
       - Path on the target of the provisioning package, in any of its three forms (raw, one-line base64, or the
         C(djoin /savefile) form). Detected automatically.
+      - Only a regular file (a symlink to one is followed) of at most 4 MiB is read; anything else is refused
+        before it is read. A damaged package (one whose two copies of the join data disagree, or whose lengths
+        and counts do not match its data) is refused.
       - An Ansible Vault encrypted file cannot be read on the target; pass its content through O(data) instead,
         for example with the P(ansible.builtin.unvault#lookup) lookup on a base64 file.
       - Exactly one of O(package), O(data) and O(installs) is required.
@@ -52,6 +55,9 @@ options:
   image:
     description:
       - A folder that holds C(Windows/), or a C(.wim) file.
+      - A symlink is resolved; the real image is changed and locked, and the link stays a link.
+      - Files taken out of a C(.wim) are staged in a private (0700) folder C(.winimage-work) beside it; the next
+        run removes what a killed run left there.
       - Required with O(package) or O(data).
     type: path
   image_index:

@@ -28,6 +28,8 @@ options:
   path:
     description:
       - Path of the package file on the managed host.
+      - Only a regular file (a symlink to one is followed) of at most 4 MiB is read; anything else (a device such
+        as C(/dev/zero), a FIFO, a folder, a larger file) is refused before it is read.
       - Mutually exclusive with O(data).
     type: path
   data:
@@ -249,10 +251,8 @@ has_password:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import detect_form, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
 
 
 def main():
@@ -266,22 +266,13 @@ def main():
         supports_check_mode=True,
     )
     path = module.params['path']
-    source = 'path %s' % path if path else 'data'
-    if path:
-        try:
-            with open(path, 'rb') as handle:
-                data = handle.read()
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='cannot read package file %s: %s' % (path, to_native(exc.strerror or exc)))
-    else:
-        data = module.params['data']
     try:
-        form = detect_form(data)
-        raw = to_raw(data)
-        facts = package_facts(decode(raw), form)
-    except OdjFormatError as exc:
-        module.fail_json(msg='%s is not a valid provisioning package: %s' % (source, to_native(exc)),
-                         offset=exc.offset, structure=exc.structure, expected=exc.expected)
+        loaded = load_package(data=module.params['data'], path=path,
+                              where='path %s' % path if path else 'data')
+    except PackageLoadError as exc:
+        module.fail_json(msg=to_native(exc), offset=exc.offset, structure=exc.structure, expected=exc.expected)
+    raw = loaded.raw
+    facts = package_facts(loaded.pd, loaded.form)
     facts['size'] = len(raw)
     module.exit_json(changed=False, **facts)
 

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -14,7 +15,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._hive_log im
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, install
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import RegipyReader, compare, plan_entries
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_raw
 
 from odj_install_support import image_with_hive, package_bytes, sample_images, sha, tree_hashes, unpack
 
@@ -226,3 +227,179 @@ def test_two_installs_at_once_one_waits_or_fails_clearly(shared_dir, tmp_path, c
     third = start(collections_root, folder, fixture_pkg(shared_dir), index='', timeout=30)
     out, _err = third.communicate(timeout=120)
     assert third.returncode == 0 and out.strip() == b'CHANGED'
+
+
+# ---------------------------------------------------------------- symlinks, leftovers, damaged packages (issue 13)
+
+def test_install_through_a_symlinked_folder_changes_the_real_image(shared_dir, tmp_path, package):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'real')
+    link = tmp_path / 'link'
+    link.symlink_to(folder)
+    result = install(str(link), package[0], package[1])
+    assert result['changed'] and os.path.islink(str(link))
+    assert compare(plan_entries(package[1], 'ControlSet001'), RegipyReader(hive)) == []
+    # the same image by its real path, or through the link again: nothing left to do
+    assert not install(folder, package[0], package[1])['changed']
+    assert not install(str(link), package[0], package[1])['changed']
+
+
+def test_a_symlinked_hive_inside_the_image_stays_a_link(shared_dir, tmp_path, package):
+    """An image whose SYSTEM hive is a link (to a shared or relocated config folder): the real hive changes."""
+    folder, real_hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'elsewhere')
+    image = tmp_path / 'img'
+    config = image / 'Windows' / 'System32' / 'config'
+    config.mkdir(parents=True)
+    (config / 'SYSTEM').symlink_to(real_hive)
+    assert install(str(image), package[0], package[1])['changed']
+    assert os.path.islink(str(config / 'SYSTEM'))
+    assert compare(plan_entries(package[1], 'ControlSet001'), RegipyReader(real_hive)) == []
+    assert not install(str(image), package[0], package[1])['changed']
+    assert os.listdir(str(config)) == ['SYSTEM']
+
+
+def test_install_through_a_symlinked_wim_changes_the_real_wim(shared_dir, tmp_path, package):
+    wim = sample_images(tmp_path / 'gen', count=2, wim=True)['wim']
+    link = tmp_path / 'link.wim'
+    link.symlink_to(wim)
+    old = sha(wim)
+    result = install(str(link), package[0], package[1], image_index='2')
+    assert result['changed']
+    assert os.path.islink(str(link)) and os.readlink(str(link)) == wim, 'the link must stay a link'
+    assert sha(wim) != old, 'the real .wim holds the join'
+    assert not install(wim, package[0], package[1], image_index='2')['changed']
+    # nothing staged is left beside the real .wim
+    assert not [n for n in os.listdir(os.path.dirname(wim)) if n.startswith('.' + os.path.basename(wim) + '.')]
+    assert os.listdir(os.path.join(os.path.dirname(wim), '.winimage-work')) == []
+
+
+def test_two_paths_to_one_image_take_one_lock(shared_dir, tmp_path, collections_root):
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    link = str(tmp_path / 'other-name')
+    os.symlink(folder, link)
+    marker = str(tmp_path / 'paused')
+    holder = start(collections_root, folder, fixture_pkg(shared_dir), 'PAUSE_AFTER_TEMP', marker)
+    try:
+        wait_for(marker, holder)
+        in_flight = [n for n in os.listdir(os.path.dirname(hive)) if n != 'SYSTEM']
+        assert len(in_flight) == 1
+        second = start(collections_root, link + '/', fixture_pkg(shared_dir), index='', timeout=1)
+        out, _err = second.communicate(timeout=60)
+        assert second.returncode == 2 and b'another install is writing this image' in out, out
+        # the holder's file in flight is still there, whole
+        assert [n for n in os.listdir(os.path.dirname(hive)) if n != 'SYSTEM'] == in_flight
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+
+def test_stale_temp_cleanup_spares_a_live_runs_file(shared_dir, tmp_path, collections_root):
+    """Clean-up of leftovers removes a killed run's temporary file, never one a running install is writing."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import remove_stale_temps
+    folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    marker = str(tmp_path / 'paused')
+    holder = start(collections_root, folder, fixture_pkg(shared_dir), 'PAUSE_AFTER_TEMP', marker)
+    try:
+        wait_for(marker, holder)
+        in_flight = [n for n in os.listdir(os.path.dirname(hive)) if n != 'SYSTEM']
+        assert remove_stale_temps(hive, '.odj') == []
+        assert [n for n in os.listdir(os.path.dirname(hive)) if n != 'SYSTEM'] == in_flight
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert remove_stale_temps(hive, '.odj') == in_flight
+    assert os.listdir(os.path.dirname(hive)) == ['SYSTEM']
+
+
+def _staged_files(*roots):
+    found = []
+    for root in roots:
+        for base, _dirs, files in os.walk(str(root)):
+            found.extend(os.path.join(base, f) for f in files)
+    return found
+
+
+def test_repeated_kill_9_during_wim_installs_then_one_clean_run_leaves_nothing_staged(
+        shared_dir, tmp_path, collections_root, package):
+    wim = sample_images(tmp_path / 'gen', count=2, wim=True)['wim']
+    tmpdir = tmp_path / 'tmpdir'
+    tmpdir.mkdir()
+    before = set(os.listdir(os.path.dirname(wim)))
+    password = package[1].win7.machine_password.encode('utf-16-le')
+    for attempt in range(3):
+        marker = str(tmp_path / ('paused%d' % attempt))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv('TMPDIR', str(tmpdir))  # the killed runs' temporary directory, checked below
+            proc = start(collections_root, wim, fixture_pkg(shared_dir), 'PAUSE_WIM', marker, index='2')
+        wait_for(marker, proc)
+        staged = _staged_files(os.path.join(os.path.dirname(wim), '.winimage-work'))
+        assert any(open(f, 'rb').read().find(password) >= 0 for f in staged), \
+            'at the fault point the staged SYSTEM hive holds the machine password'
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _staged_files(os.path.join(os.path.dirname(wim), '.winimage-work')), 'leftovers of the killed runs'
+    result = install(wim, package[0], package[1], image_index='2')
+    assert result['changed']
+    left = set(os.listdir(os.path.dirname(wim))) - before
+    assert left == {os.path.basename(wim) + '.winimage.lock', '.winimage-work'}, left
+    assert _staged_files(os.path.join(os.path.dirname(wim), '.winimage-work'), tmpdir) == []
+    assert oct(os.stat(os.path.join(os.path.dirname(wim), '.winimage-work')).st_mode & 0o777) == '0o700'
+
+
+def test_encrypted_package_fails_the_install_cleanly(shared_dir, tmp_path, package):
+    """OdjEncryptedError used to escape from _odj_registry.unsupported_parts through plan_entries."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import RawPayload, encode_type1
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import load_package
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import encode
+    import uuid
+    pd = decode(package[0])
+    sealed = pd.package
+    sealed.wrapped = RawPayload(encode_type1(sealed.wrapped))
+    sealed.encryption_type = uuid.UUID(int=1)
+    loaded = load_package(data=encode(pd))
+    assert loaded.pd.package.encrypted
+    folder, _hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    refused(folder, (loaded.raw, loaded.pd), 'cannot be installed by the registry method.*encrypted')
+
+
+@pytest.mark.parametrize('name', ['samba-ou-kiosk07.djoin', 'samba-defpwd-labpc12.djoin'])
+def test_seeded_bit_flips_never_reach_the_image(shared_dir, tmp_path, name):
+    """60 flips of a real package through the module's loader and install: refused cleanly or installed whole."""
+    import random
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import load_package
+    raw = to_raw(package_bytes(shared_dir, name))
+    folder, _hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
+    before = tree_hashes(folder)
+    rnd = random.Random(name)
+    refused_count = 0
+    for dummy in range(60):
+        bit = rnd.randrange(len(raw) * 8)
+        damaged = bytearray(raw)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        try:
+            loaded = load_package(data=to_base64(bytes(damaged)))
+            install(folder, loaded[0], loaded[1], check_mode=True)
+        except InstallError:  # refused by the loader, or (an encrypted collection) by the install
+            refused_count += 1
+    assert refused_count >= 45, 'only %d of 60 refused' % refused_count
+    assert tree_hashes(folder) == before
+
+
+def test_leftovers_of_earlier_versions_are_removed_after_an_hour(shared_dir, tmp_path, package, monkeypatch):
+    """Staging folders in TMPDIR and temporaries beside the .wim without a run token (made before the token)."""
+    tmpdir = tmp_path / 'tmpdir'
+    old_stage = tmpdir / 'winimage-stage-abc123'
+    (old_stage / 'Windows').mkdir(parents=True)
+    (old_stage / 'Windows' / 'SYSTEM').write_bytes(b'secret')
+    fresh = tmpdir / 'winimage-odj-def456'
+    fresh.mkdir()
+    wim = sample_images(tmp_path / 'gen', count=1, wim=True)['wim']
+    old_temp = os.path.join(os.path.dirname(wim), '.%s.k2j3h4g5.wim' % os.path.basename(wim))
+    with open(old_temp, 'wb') as handle:
+        handle.write(b'copy')
+    hour_ago = time.time() - 3700
+    for path in (str(old_stage), old_temp):
+        os.utime(path, (hour_ago, hour_ago))
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmpdir))
+    assert install(wim, package[0], package[1])['changed']
+    assert sorted(os.listdir(str(tmpdir))) == ['winimage-odj-def456'], 'the recent one may belong to a running install'
+    assert not os.path.exists(old_temp)

@@ -79,7 +79,7 @@ def test_check_mode_and_errors(tmp_path, collections_root):
         {'name': 'no windows', 'winimage.provisioning.odj_install': {'package': str(pkg), 'image': str(tmp_path)},
          'ignore_errors': True, 'register': 'nowin'},
         {'name': 'check', 'ansible.builtin.assert': {'that': [
-            'dry is changed', 'badpkg is failed', "'not a valid offline domain join package' in badpkg.msg",
+            'dry is changed', 'badpkg is failed', "'not a valid provisioning package' in badpkg.msg",
             'vaultfile is failed', "'Vault encrypted' in vaultfile.msg", 'nowin is failed', "'no Windows/ folder' in nowin.msg"]}},
     ]
     rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=2, diff=True)

@@ -97,7 +97,7 @@ def test_module_missing_file(tmp_path, collections_root):
     tasks = [{'name': 'missing', 'winimage.provisioning.odj_package_info': {'path': str(tmp_path / 'nope.djoin')}}]
     rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=0)
     result = task_results(out)['missing']
-    assert rc != 0 and 'cannot read package file' in result['msg'] and 'nope.djoin' in result['msg']
+    assert rc != 0 and 'cannot be read' in result['msg'] and 'nope.djoin' in result['msg']
 
 
 def test_module_reads_shared_fixtures(tmp_path, collections_root, shared_dir):

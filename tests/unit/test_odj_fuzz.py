@@ -144,3 +144,27 @@ def test_fuzz_random_text(data):
 def test_fuzz_mutated_in_text_forms(data):
     check(T.to_base64(data))
     check(T.to_djoin_file(data))
+
+
+def load_check(data):
+    """The loader's property: a LoadedPackage or PackageLoadError, never another exception, never a hang."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_input as L
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(HANG_SECONDS)
+    try:
+        try:
+            loaded = L.load_package(data=data)
+        except L.PackageLoadError:
+            return
+        assert P.encode(loaded.pd) == loaded.raw
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@SETTINGS
+@given(mutated())
+def test_fuzz_loader_mutated_real_packages(data):
+    load_check(data)
+    load_check(T.to_base64(data))
+    load_check(T.to_djoin_file(data))

@@ -16,7 +16,6 @@ import shutil
 import pytest
 
 from ansible.errors import AnsibleActionFail
-from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.winimage.provisioning.plugins.action import win_odj_install as act
@@ -67,9 +66,9 @@ def test_vault_encrypted_bytes_and_text(djoin):
     assert raw == to_raw(djoin)
     text_envelope = VaultLib(secrets).encrypt(to_base64(raw)).decode('ascii')
     assert act.package_to_bytes(text_envelope, secrets)[0] == raw
-    with pytest.raises(act.PackageError, match='no vault secret is available'):
+    with pytest.raises(act.PackageError, match='no vault password was given'):
         act.package_to_bytes(envelope, None)
-    with pytest.raises(act.PackageError, match='could not be vault-decrypted'):
+    with pytest.raises(act.PackageError, match='could not be decrypted'):
         act.package_to_bytes(envelope, [('default', VaultSecret(b'wrong'))])
 
 
@@ -77,23 +76,19 @@ def test_vault_encrypted_file_through_the_loader(djoin, tmp_path):
     secrets = [('default', VaultSecret(VAULT_PW))]
     path = tmp_path / 'ws.djoin'
     path.write_bytes(VaultLib(secrets).encrypt(djoin))
-    loader = DataLoader()
-    loader.set_vault_secrets(secrets)
-    data = act.read_package_file(str(path), loader)
-    assert data == djoin
-    assert act.package_to_bytes(data)[0] == to_raw(djoin)
+    assert act.load(path=str(path), vault_secrets=secrets)[0] == to_raw(djoin)
     plain = tmp_path / 'plain.djoin'
     plain.write_bytes(djoin)
-    assert act.read_package_file(str(plain), DataLoader()) == djoin
-    with pytest.raises(act.PackageError, match='no such file'):
-        act.read_package_file(str(tmp_path / 'absent.djoin'), loader)
+    assert act.load(path=str(plain))[0] == to_raw(djoin)
+    with pytest.raises(act.PackageError, match='No such file'):
+        act.load(path=str(tmp_path / 'absent.djoin'), vault_secrets=secrets)
 
 
 @pytest.mark.parametrize('mangle, message', [
-    (lambda raw: raw[:100], 'not a usable provisioning package'),
+    (lambda raw: raw[:100], 'not a valid provisioning package'),
     (lambda raw: b'', 'the package is empty'),
-    (lambda raw: 'not base64 at all!', 'not a usable provisioning package'),
-    (lambda raw: b'\xff\xfe' + 'QUJD'.encode('utf-16-le'), 'not a usable provisioning package'),
+    (lambda raw: 'not base64 at all!', 'not a valid provisioning package'),
+    (lambda raw: b'\xff\xfe' + 'QUJD'.encode('utf-16-le'), 'not a valid provisioning package'),
 ])
 def test_damaged_packages_fail_clearly(djoin, mangle, message):
     raw = to_raw(djoin)

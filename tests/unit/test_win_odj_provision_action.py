@@ -137,7 +137,7 @@ def test_package_for_another_machine_is_not_written(other_raw):
     assert result['failed'] and 'is for WS0001' in result['msg']
     assert conn.phases() == ['query', 'create']
     result, conn = run_action(act.ActionModule, args(), {'query': NO_FILE, 'create': created(b'\x01\x10\x08\x00junk')})
-    assert result['failed'] and 'does not decode' in result['msg'] and 'junk' not in result['msg']
+    assert result['failed'] and 'is not a valid provisioning package' in result['msg'] and 'junk' not in result['msg']
 
 
 def test_failed_write_says_what_happened(raw):
