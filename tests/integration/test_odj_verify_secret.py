@@ -88,7 +88,7 @@ def test_registry_folder_and_unattend_wim_authenticate(fleet, collections_root, 
     rc, out, res = _playbook(tmp_path, collections_root, tasks, verbosity='-vvvv')
     assert rc == 0, out
     assert res['r0']['authenticated'] is True and res['r0']['changed'] is False
-    assert res['r0']['source'] == 'registry' and res['r0']['account'] == '%s\\PFREG01$' % dc.netbios
+    assert res['r0']['source'] == 'registry' and res['r0']['account'] == 'PFREG01$@%s' % dc.realm
     assert res['r0']['domain_controller'] == dc.ip  # the DC address the package names
     assert res['r1']['authenticated'] is True and res['r1']['source'] == 'unattend'
     assert res['r1']['machine_name'] == 'PFUNA02' and res['r1']['image']['image_index'] == 2
