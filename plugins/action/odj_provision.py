@@ -83,12 +83,19 @@ class ActionModule(ActionBase):
             return 'the collection cannot be imported here (%s)' % exc
         if not _ad_client.HAS_LDAP3:
             return "the controller's Python has no ldap3"
-        if args.get('ccache') or args.get('keytab') or args.get('domain_password') is None:
+        try:
+            import spnego  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+        except ImportError:
+            return "the controller's Python has no pyspnego"
+        password = args.get('domain_password') or os.environ.get('WINIMAGE_DOMAIN_PASSWORD')
+        if args.get('ccache') or args.get('keytab') or not password:
             try:
                 import gssapi  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+                import krb5  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
             except ImportError:
-                return "Kerberos is asked for and the controller's Python has no gssapi"
-        if not args.get('domain_controller'):
+                return "Kerberos is asked for and the controller's Python has no gssapi or krb5"
+        if not any(args.get(name) for name in ('domain_server', 'domain_controller', 'dc_name')) \
+                and not os.environ.get('WINIMAGE_DOMAIN_SERVER'):
             try:
                 import dns.resolver  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
             except ImportError:

@@ -746,8 +746,10 @@ class ADClient(object):
             try:
                 context = self._spnego_context(der, protocol)
                 token = context.step()
-            except (spnego_errors.SpnegoError, ImportError, ValueError) as exc:
-                # nothing sent yet: Kerberos not possible here (no ticket, no KDC, no GSSAPI library)
+            except ADError:
+                raise
+            except Exception as exc:  # pylint: disable=broad-except  # SpnegoError, krb5/gssapi errors, ImportError
+                # nothing sent yet: Kerberos not possible here (no ticket, no KDC for the realm, no GSSAPI library)
                 local_errors.append((protocol, exc))
                 continue
             try:

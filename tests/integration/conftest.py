@@ -23,7 +23,24 @@ def samba_dc(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     directory = tmp_path_factory.mktemp('samba-dc')
-    dc = _samba_dc.SambaDC(str(directory), realm='CORP.EXAMPLE.TEST', domain='CORP')
+    # a realm of its own: a read-only DC of this session must not find another session's DC of the same realm
+    realm, netbios = _samba_dc.unique_realm('C')
+    dc = _samba_dc.SambaDC(str(directory), realm=realm, domain=netbios)
+    dc.start()
+    try:
+        yield dc
+    finally:
+        dc.stop()
+
+
+@pytest.fixture(scope='session')
+def hardened_dc(tmp_path_factory):
+    """A running SambaDC with no certificate and ``ldap server require strong auth = yes``."""
+    reason = _samba_dc.samba_available()
+    if reason:
+        pytest.skip(reason)
+    realm, netbios = _samba_dc.unique_realm('H')
+    dc = _samba_dc.SambaDC(str(tmp_path_factory.mktemp('hardened-dc')), realm=realm, domain=netbios, hardened=True)
     dc.start()
     try:
         yield dc

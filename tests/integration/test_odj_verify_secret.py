@@ -154,7 +154,7 @@ def test_stale_secret_is_refused_and_image_unchanged(fleet, collections_root, tm
         _common(dc), image=str(image), machine_name='PFSTALE3'), ignore=True)])
     assert rc == 0, out
     assert res['r0']['failed'] is True and res['r0']['authenticated'] is False
-    assert 'does not authenticate as %s\\PFSTALE3$' % dc.netbios in res['r0']['msg']
+    assert 'does not authenticate as PFSTALE3$@%s' % dc.realm in res['r0']['msg']
     assert decode(raw).win7.machine_password not in out
     assert hive.read_bytes() == before
 
