@@ -37,7 +37,6 @@ an account just added) is submitted from the first one's callback.
 from __future__ import annotations
 
 import collections
-import select
 import socket
 import struct
 
@@ -212,14 +211,6 @@ class Wire(object):
             self._raw += chunk
             messages = self._split()
         return [decode_response(decode_message_fast(raw)) for raw in messages]
-
-    def pending(self):
-        """True when a reply can be read without waiting (already buffered or on the socket)."""
-        if self._plain or self._raw:
-            return True
-        if getattr(self.sock, 'pending', None) and self.sock.pending():
-            return True
-        return bool(select.select([self.sock], [], [], 0)[0])
 
     def request(self, kind, request, controls=None):
         """Send one request and wait for its final reply: (response, [entries])."""

@@ -126,7 +126,7 @@ def execute(params, check_mode, diff, run_command, warn):
                 or params['persistent_site']:
             smb = dict(runner=run_command, address=client.peer_address or client.server)
             if params['domain_password'] is not None:
-                smb.update(username=params['domain_username'], password=params['domain_password'])
+                smb.update(username=client.username, password=params['domain_password'])
             else:
                 smb.update(kerberos=True, ccache=client.ccache)
             sources = PartSources(policy_paths=params['machine_policy_paths'],

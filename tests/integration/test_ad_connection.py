@@ -28,7 +28,7 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError
+from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError, verify_secret
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
 
@@ -163,6 +163,12 @@ def test_hardened_dc_batch_verify_and_role(hardened_dc, collections_root, image_
          'vars': dict(role_vars, provisioner_machines=[role_name], odj_vault_password='{{ vault_password }}',
                       odj_store_dir=str(tmp_path / 'store'), provisioner_return_packages=False)},
         {'ansible.builtin.set_fact': {'role_results': '{{ provisioner_results }}'}},
+        # the connection options from the environment only
+        {'winimage.provisioning.odj_provision': {'domain': dc.dns_domain, 'machines': ['%sE1' % prefix],
+                                                 'dest': str(tmp_path / 'pkgs')},
+         'environment': dict({'WINIMAGE_DOMAIN_SERVER': server, 'WINIMAGE_TLS_MODE': 'none'},
+                             **({'WINIMAGE_DOMAIN_USERNAME': dc.admin_user,
+                                 'WINIMAGE_DOMAIN_PASSWORD': '{{ admin_password }}'} if case != 'ccache' else {}))},
     ]
     secrets = {'admin_password': dc.admin_password, 'vault_password': 'vault-%s' % os.urandom(6).hex()}
     with Capture(tmp_path / 'run.pcap', dc.ip) as capture:
@@ -180,6 +186,9 @@ def test_hardened_dc_batch_verify_and_role(hardened_dc, collections_root, image_
     role_results = res['r5']['ansible_facts']['role_results']
     assert [(r['name'], r['status']) for r in role_results] == [(role_name, 'created')]
     assert (tmp_path / 'store').is_dir() and os.listdir(str(tmp_path / 'store'))
+    from_env = res['r6']
+    assert from_env['changed'] is True and from_env['connection']['transport'] == 'sasl'
+    passwords.append(package_password(tmp_path / 'pkgs' / ('%sE1.djoin' % prefix)))
     assert_no_secret(capture, [dc.admin_password] + passwords)
     assert dc.admin_password not in out and not any(p in out for p in passwords)
 
@@ -284,6 +293,25 @@ def test_hardened_dc_refuses_what_it_should(hardened_dc):
     conn.unbind()
     error = _error(hardened_dc.ip, tls_mode='ldaps')
     assert str(error) == 'cannot reach the DC %s:636 (%s: Connection refused)' % (hardened_dc.ip, hardened_dc.ip)
+
+
+def test_verify_secret_without_kinit_binds_as_the_account_over_sealed_ldap(hardened_dc):
+    """The fallback of the one password check: NTLM as NAME$ on the sealed connection (no krb5 tools)."""
+    dc = hardened_dc
+    admin = ADClient(dc.ip, username=dc.admin_user, password=dc.admin_password, domain=dc.dns_domain).connect()
+    try:
+        password = 'Vs-' + os.urandom(12).hex() + 'aZ9!'
+        errors = []
+        pipe = admin.pipeline(1)
+        admin.queue_create_computer(pipe, 'VSFALL1', 'CN=Computers,%s' % dc.base_dn, dc.dns_domain, password,
+                                    errors.append)
+        pipe.run()
+        assert errors == [None]
+        ldap = dict(admin.account_options(), server=dc.ip)
+        assert verify_secret('VSFALL1$', password, dc.realm, dc.ip, ldap=ldap) == (True, 'ldap_bind')
+        assert verify_secret('VSFALL1$', password + 'x', dc.realm, dc.ip, ldap=ldap) == (False, 'ldap_bind')
+    finally:
+        admin.close()
 
 
 def test_wrong_password_names_the_account_and_protocol(hardened_dc):
