@@ -87,6 +87,7 @@ class Reply(object):
     def ok(self):
         return self.error is None and self.code == 0
 
+
 # LDAPv3 StartTLS extended operation (RFC 4511 4.14)
 START_TLS_OID = '1.3.6.1.4.1.1466.20037'
 # LDAP result code of a SASL bind that wants another round (RFC 4511 4.2.2)
@@ -219,8 +220,8 @@ class Wire(object):
         while True:
             for got_id, response in self.receive():
                 if got_id == 0:
-                    raise WireError('the DC ended the session (%s)' % (response.get('message') or
-                                                                      response.get('responseName')))
+                    raise WireError('the DC ended the session (%s)'
+                                    % (response.get('message') or response.get('responseName')))
                 if got_id != message_id:
                     continue
                 if response['type'] == 'searchResEntry':

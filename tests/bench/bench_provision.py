@@ -132,8 +132,10 @@ def main():
         raise SystemExit(reason)
     work = tempfile.mkdtemp(prefix='bench-provision-')
     realm, netbios = samba_dc.unique_realm('B')
-    dc = samba_dc.SambaDC(args.dc_dir) if args.dc_dir else samba_dc.SambaDC(os.path.join(work, 'dc'), realm=realm,
-                                                                             domain=netbios)
+    if args.dc_dir:
+        dc = samba_dc.SambaDC(args.dc_dir)
+    else:
+        dc = samba_dc.SambaDC(os.path.join(work, 'dc'), realm=realm, domain=netbios)
     started = False
     if not dc.running:
         print('starting the throwaway DC ...', flush=True)

@@ -156,7 +156,7 @@ def test_hardened_dc_batch_verify_and_role(hardened_dc, collections_root, image_
         {'winimage.provisioning.odj_provision': dict(conn, machines=names, dest=str(tmp_path / 'pkgs'))},
         {'winimage.provisioning.odj_provision': dict(conn, machines=names, dest=str(tmp_path / 'pkgs'))},
         {'winimage.provisioning.odj_install': {'package': str(tmp_path / 'pkgs' / ('%s.djoin' % names[0])),
-                                                'image': str(image)}},
+                                               'image': str(image)}},
         {'winimage.provisioning.odj_verify_secret': {'image': str(image), 'machine_name': names[0],
                                                      'domain': dc.dns_domain}},
         {'ansible.builtin.include_role': {'name': 'winimage.provisioning.provisioner'},
