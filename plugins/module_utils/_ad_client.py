@@ -37,6 +37,7 @@ import socket
 import ssl
 import struct
 import tempfile
+import threading
 import uuid
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC
@@ -1146,7 +1147,7 @@ def _krb5_conf(directory, realm, kdc):
         content = ('[libdefaults]\n\tdefault_realm = {r}\n\tdns_lookup_kdc = false\n\tdns_lookup_realm = false\n'
                    '\trdns = false\n\tudp_preference_limit = 1\n[realms]\n\t{r} = {{\n\t\tkdc = {k}\n\t}}\n'
                    .format(r=realm, k=kdc))
-        tmp = '%s.%d.%d' % (path, os.getpid(), id(content))
+        tmp = '%s.%d.%d' % (path, os.getpid(), threading.get_ident())
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, 'w') as handle:
             handle.write(content)
