@@ -83,12 +83,19 @@ class ActionModule(ActionBase):
             return 'the collection cannot be imported here (%s)' % exc
         if not _ad_client.HAS_LDAP3:
             return "the controller's Python has no ldap3"
-        if args.get('ccache') or args.get('keytab') or args.get('domain_password') is None:
+        try:
+            import spnego  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+        except ImportError:
+            return "the controller's Python has no pyspnego"
+        password = args.get('domain_password') or os.environ.get('WINIMAGE_DOMAIN_PASSWORD')
+        if args.get('ccache') or args.get('keytab') or not password:
             try:
                 import gssapi  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+                import krb5  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
             except ImportError:
-                return "Kerberos is asked for and the controller's Python has no gssapi"
-        if not args.get('domain_controller'):
+                return "Kerberos is asked for and the controller's Python has no gssapi or krb5"
+        if not any(args.get(name) for name in ('domain_server', 'domain_controller', 'dc_name')) \
+                and not os.environ.get('WINIMAGE_DOMAIN_SERVER'):
             try:
                 import dns.resolver  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
             except ImportError:
@@ -121,23 +128,25 @@ class ActionModule(ActionBase):
         # pylint: disable=import-outside-toplevel
         from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision_task import (
             ARGUMENT_SPEC, SPEC_KWARGS, TaskFailed, execute)
-        validator = ModuleArgumentSpecValidator(ARGUMENT_SPEC, SPEC_KWARGS['mutually_exclusive'], None,
-                                                SPEC_KWARGS['required_one_of'], None, SPEC_KWARGS['required_by'])
-        validation = validator.validate(args)
-        no_log_values = set(validation._no_log_values)  # pylint: disable=protected-access
-        if validation.error_messages:
-            error = validation.errors[0]
-            msg = validation.errors.msg
-            if isinstance(error, UnsupportedError):
-                msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
-            return self._censor({'failed': True, 'msg': msg}, no_log_values)
-        params = validation.validated_parameters
         warnings = []
+        params, no_log_values = args, set()
         environment = {}
         self._compute_environment_string(environment)
         saved = {name: os.environ.get(name) for name in environment}
+        # the task's environment first: the options' environment-variable fallbacks read it
         os.environ.update((str(k), str(v)) for k, v in environment.items())
         try:
+            validator = ModuleArgumentSpecValidator(ARGUMENT_SPEC, SPEC_KWARGS['mutually_exclusive'], None,
+                                                    SPEC_KWARGS['required_one_of'], None, SPEC_KWARGS['required_by'])
+            validation = validator.validate(args)
+            no_log_values = set(validation._no_log_values)  # pylint: disable=protected-access
+            if validation.error_messages:
+                error = validation.errors[0]
+                msg = validation.errors.msg
+                if isinstance(error, UnsupportedError):
+                    msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
+                return self._censor({'failed': True, 'msg': msg}, no_log_values)
+            params = validation.validated_parameters
             out = execute(params, bool(self._task.check_mode), bool(self._task.diff), _run_command, warnings.append)
         except TaskFailed as exc:
             out = dict(exc.result, failed=True, msg=str(exc))

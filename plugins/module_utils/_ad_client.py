@@ -1,45 +1,52 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, winimage.provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small Active Directory client for the provisioner, over LDAPS with ldap3.
+"""A small Active Directory client for the provisioner: one authenticated LDAP connection to one DC.
 
-What it does, all over one authenticated LDAPS connection:
+What it does, all over one connection (``_ldap_pipeline.Wire``):
 
 * finds a DC from DNS SRV records (dnspython) when none is given;
-* binds with a simple bind (user DN, UPN or ``DOMAIN\\user``) or, when the
-  ``gssapi`` Python package is installed, with Kerberos (SASL GSSAPI) from a
-  credential cache or a keytab;
+* chooses the transport (``tls_mode``): LDAPS (636), StartTLS on 389, or plain
+  389 with a SASL security layer; ``auto`` takes LDAPS or StartTLS when the
+  DC's certificate validates, else sealed SASL;
+* binds with SASL GSS-SPNEGO through pyspnego (Kerberos from a password, a
+  credential cache or a keytab; NTLM inside SPNEGO when Kerberos is not
+  possible), with tls-server-end-point channel binding inside TLS and
+  signing + sealing outside it; or, only inside TLS, with a simple bind;
 * asks the DC's Netlogon service through the LDAP ping (rootDSE attribute
   ``Netlogon``) for the DC flags, domain GUID, forest, DC name and site names;
 * reads the domain SID and GUID and the well-known computers container;
 * creates computer accounts the way Windows does (objectClass computer,
   ``NAME$``, workstation trust, dNSHostName, HOST/ and RestrictedKrbHost/ SPNs)
-  with the password in the same, TLS-protected add request, resets passwords,
-  and checks that a machine password authenticates (a simple bind as the
-  account on a second connection).
+  with the password in the same add request (only over TLS or a sealed
+  layer), resets passwords, and checks that a machine password authenticates
+  (``verify_secret``: a Kerberos AS exchange first).
 
-No NTLM or Kerberos is implemented here: the encrypted channel is TLS, and
-Kerberos goes through the system GSSAPI library.
+No NTLM or Kerberos is implemented here: pyspnego (and through it the system
+GSSAPI library) does both; ldap3 encodes and decodes the LDAP messages.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import ipaddress
 import os
 import re
 import socket
 import ssl
 import struct
 import tempfile
+import threading
 import uuid
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC
-from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import DEFAULT_WINDOW, Pipeline
+from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import (
+    DEFAULT_WINDOW, SASL_BIND_IN_PROGRESS, Pipeline, Wire)
 
 try:
     import ldap3
-    from ldap3.core import exceptions as ldap3_exceptions
+    from ldap3.protocol.rfc2696 import paged_search_control
     from ldap3.utils.conv import escape_filter_chars
     HAS_LDAP3 = True
     LDAP3_IMPORT_ERROR = None
@@ -258,162 +265,572 @@ def discover_dcs(domain, dns_servers=None, site=None, timeout=5.0):
                   % (domain, '; '.join(errors) or 'no SRV records'), 'discovery')
 
 
+# -- connection options ------------------------------------------------------
+TLS_MODES = ('auto', 'ldaps', 'start_tls', 'none')
+AUTH_PROTOCOLS = ('negotiate', 'kerberos', 'ntlm', 'simple')
+CERT_VALIDATIONS = ('always', 'ignore', 'ignore_hostname')
+LDAPS_PORTS = (636, 3269)
+# SASL mechanism of every non-simple bind: SPNEGO carries Kerberos or NTLM and, on a plain connection,
+# negotiates signing and sealing without the RFC 4752 layer exchange (MS-ADTS 5.1.1.1.2)
+SASL_MECHANISM = 'GSS-SPNEGO'
+
+
+def qualify_user(username, domain):
+    """A bare user name -> 'name@DOMAIN' (as ``net -U`` and Windows take it); UPN, DOMAIN\\name, DNs unchanged."""
+    if not username or not domain or '@' in username or '\\' in username or '=' in username:
+        return username
+    return '%s@%s' % (username, domain.upper().rstrip('.'))
+
+
+def _end_point_binding(der):
+    """RFC 5929 tls-server-end-point channel binding of a server certificate (MS-ADTS: what AD checks)."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes  # pylint: disable=import-outside-toplevel
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:  # pylint: disable=broad-except  # unsupported algorithm (Ed25519 has none)
+        algorithm = None
+    if algorithm is None or algorithm.name in ('md5', 'sha1'):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return b'tls-server-end-point:' + digest.finalize()
+
+
+def certificate_names(der):
+    """(DNS names, IP addresses, subject CN) a certificate is valid for, and its issuer (text)."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+    cert = x509.load_der_x509_certificate(der)
+    dns_names, addresses = [], []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = [str(v) for v in san.get_values_for_type(x509.DNSName)]
+        addresses = [str(v) for v in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    common = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return dns_names, addresses, common, cert.issuer.rfc4514_string(), cert.subject == cert.issuer
+
+
+def name_matches(asked, dns_names, addresses, common):
+    """RFC 6125 matching of the name or address asked for (one left-most wildcard label)."""
+    try:
+        ip = ipaddress.ip_address(asked)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return any(_same_ip(ip, a) for a in addresses)
+    asked = asked.lower().rstrip('.')
+    for pattern in (dns_names or common):
+        pattern = pattern.lower().rstrip('.')
+        if pattern == asked:
+            return True
+        if pattern.startswith('*.') and '.' in asked and asked.split('.', 1)[1] == pattern[2:]:
+            return True
+    return False
+
+
+def _same_ip(ip, text):
+    try:
+        return ipaddress.ip_address(text) == ip
+    except ValueError:
+        return False
+
+
+PAGED_RESULTS_OID = '1.2.840.113556.1.4.319'
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _Layer(object):
+    """The SASL security layer of a bound GSS context: seal (or only sign) and unseal each buffer."""
+
+    def __init__(self, context, encrypt):
+        self.context = context
+        self.encrypt = encrypt
+
+    def wrap(self, data, encrypt=True):
+        return self.context.wrap(data, encrypt=self.encrypt and encrypt)
+
+    def unwrap(self, data):
+        return self.context.unwrap(data)
+
+
+class _TLSRefused(Exception):
+    """TLS is not possible with this DC: ``certificate`` True when the DC's certificate did not validate."""
+
+    def __init__(self, error, certificate=False, no_listener=False):
+        super(_TLSRefused, self).__init__(str(error))
+        self.error = error
+        self.certificate = certificate
+        self.no_listener = no_listener
+
+
 # -- client ----------------------------------------------------------------
 class ADClient(object):
-    """One authenticated LDAPS connection to one DC.
+    """One authenticated LDAP connection to one DC (see ``Wire`` for the framing).
 
-    server: DC name or address. auth: 'simple' (username + password) or
-    'kerberos' (ccache and/or keytab + principal; needs the gssapi package).
+    server: DC name or address; server_name: the name to check its certificate and
+    ask Kerberos for (default server). Options as the modules document them:
+    auth_protocol (negotiate, kerberos, ntlm, simple), tls_mode (auto, ldaps,
+    start_tls, none), cert_validation (always, ignore, ignore_hostname), encrypt,
+    port, ca_cert, ccache, keytab. ``domain``: qualifies a bare user name.
+    ``auth``/``validate_certs``/``principal``/``use_ssl`` are the old names.
+
+    After ``connect()``: ``transport`` (ldaps, start_tls, sasl), ``auth_used``
+    (kerberos, ntlm, simple), ``sealed`` and ``notes`` (why a transport was skipped).
     """
 
-    def __init__(self, server, username=None, password=None, auth='simple', port=636, use_ssl=True,
-                 validate_certs=True, ca_cert=None, timeout=10, ccache=None, keytab=None, principal=None,
-                 server_name=None, run_command=None):
+    def __init__(self, server, username=None, password=None, auth_protocol='negotiate', tls_mode='auto', port=None,
+                 cert_validation='always', ca_cert=None, encrypt=True, timeout=10, ccache=None, keytab=None,
+                 server_name=None, domain=None, run_command=None, auth=None, validate_certs=None, principal=None,
+                 use_ssl=None):
         if not HAS_LDAP3:
             raise ADError('the ldap3 Python package is required: %s' % LDAP3_IMPORT_ERROR, 'missing_library')
+        if auth == 'kerberos':
+            auth_protocol = 'kerberos'
+        elif auth == 'simple':
+            auth_protocol = 'simple'
+        if validate_certs is False:
+            cert_validation = 'ignore'
+        if use_ssl is True and tls_mode == 'auto':
+            tls_mode = 'ldaps'
         self.server = server
         self.server_name = server_name or server
         self.port = port
-        self.use_ssl = use_ssl
-        self.username = username
+        self.tls_mode = tls_mode
+        self.auth_protocol = auth_protocol
+        self.cert_validation = cert_validation
+        self.encrypt = encrypt
+        self.domain = domain
+        self.username = qualify_user(username or principal, domain)
         self._password = password
-        self.auth = auth
-        self.validate_certs = validate_certs
         self.ca_cert = ca_cert
         self.timeout = timeout
         self.ccache = ccache
         self.keytab = keytab
-        self.principal = principal
         # run_command(argv, data=bytes, env=dict) -> (rc, stdout, stderr): runs kinit (the module passes
         # AnsibleModule.run_command); without it Kerberos keytabs and Kerberos password checks are unavailable
         self.run_command = run_command
         self.conn = None
+        self.port_used = None
         self.peer_address = None
-        self._verify_conn = None
+        self.transport = None
+        self.auth_used = None
+        self.sealed = False
+        self.notes = []
         self._rootdse = None
         self._tmpdir = None
+        self._addresses = None
+
+    @property
+    def use_ssl(self):
+        """True when the connection is TLS (LDAPS or StartTLS)."""
+        return self.transport in ('ldaps', 'start_tls')
+
+    @property
+    def protected(self):
+        """True when what is sent cannot be read on the wire: TLS, or a sealed SASL layer."""
+        return self.use_ssl or self.sealed
+
+    def connection_facts(self):
+        """The result's ``connection``: transport, auth, server, port."""
+        return dict(transport=self.transport, auth=self.auth_used, server=self.server, port=self.port_used,
+                    sealed=self.sealed)
 
     # -- connection ----------------------------------------------------
-    def _server(self):
-        tls = None
-        if self.use_ssl:
-            if self.validate_certs:
-                valid_names = [self.server_name] if self.server_name else None
-                tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.ca_cert, valid_names=valid_names)
-            else:
-                tls = ldap3.Tls(validate=ssl.CERT_NONE)
-        return ldap3.Server(self.server, port=self.port, use_ssl=self.use_ssl, tls=tls, get_info=ldap3.NONE,
-                            connect_timeout=self.timeout)
+    def _where(self, port=None):
+        return '%s:%d' % (self.server, port or self.port_used or self.port or 389)
 
-    def _where(self):
-        return '%s:%d' % (self.server, self.port)
+    def _ports(self):
+        """(LDAPS port, port of the 389 transports) from tls_mode and port."""
+        if self.tls_mode == 'ldaps':
+            return self.port or 636, None
+        if self.tls_mode == 'auto':
+            if self.port in LDAPS_PORTS:
+                return self.port, 389
+            return 636, self.port or 389
+        return None, self.port or 389
+
+    def _resolve(self):
+        if self._addresses is None:
+            try:
+                infos = socket.getaddrinfo(self.server, None, 0, socket.SOCK_STREAM)
+            except socket.gaierror as exc:
+                raise ADError('the DC name %s does not resolve (%s); check the name or DNS, or give the DC\'s '
+                              'address' % (self.server, exc.strerror or exc), 'unreachable')
+            self._addresses = [info[4][0] for info in infos]
+        return self._addresses
+
+    def _socket(self, port):
+        """A TCP connection to the DC on port (refused/unreachable -> ADError unreachable)."""
+        errors = []
+        for address in self._resolve():
+            try:
+                return socket.create_connection((address, port), timeout=self.timeout)
+            except OSError as exc:
+                errors.append('%s: %s' % (address, exc.strerror or exc))
+        raise ADError('cannot reach the DC %s (%s)' % (self._where(port), '; '.join(errors)), 'unreachable')
+
+    def _tls_context(self):
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        context.check_hostname = False  # the names are checked below, for an error that lists them
+        if self.cert_validation == 'ignore':
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context.verify_mode = ssl.CERT_REQUIRED
+            if self.ca_cert:
+                try:
+                    context.load_verify_locations(cafile=self.ca_cert)
+                except (OSError, ssl.SSLError) as exc:
+                    raise ADError('ca_cert %s cannot be read as PEM CA certificates (%s)' % (self.ca_cert, exc),
+                                  'tls')
+        return context
+
+    def _check_certificate(self, sock, port):
+        """Name check (cert_validation always): the certificate must name server_name."""
+        der = sock.getpeercert(binary_form=True)
+        if self.cert_validation != 'always':
+            return der
+        dns_names, addresses, common, _issuer, _self_signed = certificate_names(der)
+        if not name_matches(self.server_name, dns_names, addresses, common):
+            listed = ', '.join(dns_names + addresses) or ('CN=%s' % ', '.join(common) if common else 'no name')
+            raise _TLSRefused(ADError(
+                'TLS to %s: the DC\'s certificate is for %s, not for %s (the %s asked for); connect by a name the '
+                'certificate holds' % (self._where(port), listed, self.server_name,
+                                       'address' if _is_ip(self.server_name) else 'name'), 'tls'), True)
+        return der
+
+    def _verify_failure(self, exc, port, wrap):
+        """ADError for a certificate that did not validate: who signed it, which CAs were trusted."""
+        der = None
+        try:
+            probe = ssl.create_default_context()
+            probe.check_hostname = False
+            probe.verify_mode = ssl.CERT_NONE
+            with wrap(probe) as sock:
+                der = sock.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError, ADError):
+            pass
+        trusted = 'the CA file ca_cert %s' % self.ca_cert if self.ca_cert else \
+            'the system\'s trusted CAs (give ca_cert with the CA that signs it)'
+        reason = getattr(exc, 'verify_message', None) or _clean(str(exc))
+        if der is not None:
+            _dns, _ips, common, issuer, self_signed = certificate_names(der)
+            subject = 'CN=%s' % common[0] if common else 'the certificate'
+            if self_signed:
+                what = 'is self-signed (%s) and not in %s' % (subject, trusted)
+            else:
+                what = '(%s) is issued by %s, which is not in %s' % (subject, issuer, trusted)
+            if getattr(exc, 'verify_code', None) == 10:
+                what = '(%s) has expired' % subject
+            text = 'TLS to %s: the DC\'s certificate %s' % (self._where(port), what)
+        else:
+            text = 'TLS to %s: the DC\'s certificate does not validate (%s); trusted: %s' % (
+                self._where(port), reason, trusted)
+        return ADError(text, 'tls')
+
+    def _open_ldaps(self, port):
+        context = self._tls_context()
+
+        def wrap(ctx):
+            return ctx.wrap_socket(self._socket(port), server_hostname=None if _is_ip(self.server_name)
+                                   else self.server_name)
+        try:
+            sock = wrap(context)
+        except ssl.SSLCertVerificationError as exc:
+            raise _TLSRefused(self._verify_failure(exc, port, wrap), True)
+        except (ssl.SSLError, ConnectionResetError) as exc:
+            raise _TLSRefused(ADError('TLS to %s failed: %s' % (self._where(port), _clean(str(exc))), 'tls'))
+        except socket.timeout:
+            raise _TLSRefused(ADError('the DC %s did not answer the TLS handshake within %s s'
+                                      % (self._where(port), self.timeout), 'unreachable'))
+        except ADError as exc:
+            if exc.kind == 'unreachable' and 'does not resolve' not in str(exc):
+                raise _TLSRefused(exc, no_listener='refused' in str(exc))
+            raise
+        try:
+            der = self._check_certificate(sock, port)
+        except _TLSRefused:
+            sock.close()
+            raise
+        wire = Wire(sock, self.timeout)
+        wire.tls = True
+        return wire, der
+
+    def _open_start_tls(self, port):
+        wire = Wire(self._socket(port), self.timeout)
+        context = self._tls_context()
+        hostname = None if _is_ip(self.server_name) else self.server_name
+        try:
+            refused = wire.start_tls(context, hostname)
+        except ssl.SSLCertVerificationError as exc:
+            wire.close()
+
+            def wrap(ctx):
+                again = Wire(self._socket(port), self.timeout)
+                if again.start_tls(ctx, hostname) is not None:
+                    raise ADError('StartTLS refused', 'tls')
+                return again.sock
+            raise _TLSRefused(self._verify_failure(exc, port, wrap), True)
+        except (ssl.SSLError, OSError) as exc:
+            wire.close()
+            raise _TLSRefused(ADError('StartTLS with %s failed: %s' % (self._where(port), _clean(str(exc))), 'tls'))
+        if refused is not None:
+            wire.close()
+            raise _TLSRefused(ADError('the DC %s offers no StartTLS (%s %s)' % (
+                self._where(port), refused.get('description'), _clean(refused.get('message'))), 'tls'))
+        try:
+            der = self._check_certificate(wire.sock, port)
+        except _TLSRefused:
+            wire.close()
+            raise
+        return wire, der
 
     def connect(self):
-        """Open and bind; raises ADError (unreachable, tls, bad_credentials, kerberos, ...)."""
-        server = self._server()
-        kwargs = dict(check_names=False, raise_exceptions=False, auto_referrals=False, receive_timeout=self.timeout,
-                      return_empty_attributes=False, read_only=False)
-        if self.auth == 'kerberos':
+        """Open, choose the transport (tls_mode) and bind; raises ADError (unreachable, tls, bad_credentials, ...)."""
+        if self.tls_mode not in TLS_MODES:
+            raise ADError('tls_mode must be one of %s, not %s' % (', '.join(TLS_MODES), self.tls_mode), 'options')
+        if self.auth_protocol not in AUTH_PROTOCOLS:
+            raise ADError('auth_protocol must be one of %s, not %s' % (', '.join(AUTH_PROTOCOLS), self.auth_protocol),
+                          'options')
+        if self.auth_protocol == 'simple' and self.tls_mode == 'none':
+            raise ADError('auth_protocol=simple with tls_mode=none would send the password readable on the wire; '
+                          'a simple bind is only made inside TLS (use tls_mode auto, ldaps or start_tls, or '
+                          'auth_protocol negotiate for a sealed SASL bind)', 'options')
+        if self.auth_protocol == 'simple' and (not self.username or self._password is None):
+            raise ADError('auth_protocol=simple needs domain_username and domain_password', 'bad_credentials')
+        if self.auth_protocol != 'simple':
             self._prepare_kerberos()
-            kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS)
-            if self.principal:
-                kwargs['user'] = self.principal
-            if self.server_name and self.server_name != self.server:
-                kwargs['sasl_credentials'] = (self.server_name, None, None)
-        else:
-            if not self.username or self._password is None:
-                raise ADError('a user name and password are needed for a simple bind', 'bad_credentials')
-            kwargs.update(user=self.username, password=self._password, authentication=ldap3.SIMPLE)
-        conn = ldap3.Connection(server, **kwargs)
-        self._open(conn)
-        saved = os.environ.get('KRB5CCNAME')
-        if self.auth == 'kerberos' and self.ccache:
-            # GSSAPI takes the credential cache from the environment; only for the bind
-            os.environ['KRB5CCNAME'] = self.ccache
-        try:
-            ok = conn.bind()
-        except ldap3_exceptions.LDAPException as exc:
-            conn.unbind()
-            raise self._bind_exception(exc)
-        except Exception as exc:  # gssapi.exceptions.GSSError and friends  # pylint: disable=broad-except
-            conn.unbind()
-            if self.auth != 'kerberos':
-                raise
-            raise self._bind_exception(exc)
-        finally:
-            if self.auth == 'kerberos' and self.ccache:
-                if saved is None:
-                    os.environ.pop('KRB5CCNAME', None)
+        self._resolve()
+        ldaps_port, plain_port = self._ports()
+        attempts = []
+        if ldaps_port:
+            attempts.append(('ldaps', ldaps_port))
+        if self.tls_mode in ('auto', 'start_tls'):
+            attempts.append(('start_tls', plain_port))
+        if self.tls_mode in ('auto', 'none'):
+            attempts.append(('sasl', plain_port))
+        refused = []
+        certificate_failed = no_listener = False
+        for transport, port in attempts:
+            if transport == 'sasl' and self.auth_protocol == 'simple':
+                break
+            if transport == 'start_tls' and self.tls_mode == 'auto' and (certificate_failed or no_listener):
+                # the same certificate would fail the same way; a DC with no LDAPS listener has no certificate
+                # (and Samba without TLS leaves a StartTLS request unanswered)
+                continue
+            der = None
+            try:
+                if transport == 'ldaps':
+                    wire, der = self._open_ldaps(port)
+                elif transport == 'start_tls':
+                    wire, der = self._open_start_tls(port)
                 else:
-                    os.environ['KRB5CCNAME'] = saved
-        if not ok:
-            result = conn.result or {}
-            conn.unbind()
-            code = result.get('result')
-            if code == 49:
-                raise ADError('the DC %s refused the credentials of %s (invalid user name or password)'
-                              % (self._where(), self.username or self.principal or 'the Kerberos ticket'),
-                              'bad_credentials', code)
-            if code in (8, 13):
-                raise ADError('the DC %s requires a protected connection for this bind (use LDAPS)' % self._where(),
-                              'tls_required', code)
-            detail = '%s %s' % (result.get('description'), _clean(result.get('message')))
-            raise ADError('bind to %s failed: %s' % (self._where(), detail), 'bad_credentials', code)
-        self.conn = conn
-        try:
-            self.peer_address = conn.socket.getpeername()[0]
-        except (OSError, AttributeError, IndexError):
-            self.peer_address = None
-        return self
+                    wire = Wire(self._socket(port), self.timeout)
+            except _TLSRefused as exc:
+                if self.tls_mode != 'auto':
+                    raise exc.error
+                certificate_failed = certificate_failed or exc.certificate
+                no_listener = no_listener or exc.no_listener
+                refused.append(exc.error)
+                continue
+            self.conn = wire
+            self.transport = transport
+            self.port_used = port
+            try:
+                self._bind(der)
+            except BaseException:
+                self.conn.close()
+                self.conn = None
+                raise
+            try:
+                self.peer_address = wire.sock.getpeername()[0]
+            except (OSError, AttributeError, IndexError):
+                self.peer_address = None
+            if transport == 'sasl' and refused:
+                self.notes.append('no TLS with the DC (%s); the connection is %s SASL on port %d instead'
+                                  % ('; '.join(str(e) for e in refused), 'sealed' if self.sealed else 'signed', port))
+            return self
+        if refused:
+            if self.auth_protocol == 'simple':
+                raise ADError('%s; auth_protocol=simple is only used inside TLS (a simple bind on a plain '
+                              'connection would send the password readable; auth_protocol negotiate binds with '
+                              'sealed SASL instead)' % '; '.join(str(e) for e in refused), refused[0].kind)
+            raise refused[-1]
+        raise ADError('no transport to try with the DC %s' % self.server, 'options')
 
-    def _open(self, conn):
-        try:
-            conn.open()
-        except ldap3_exceptions.LDAPSocketOpenError as exc:
-            text = str(exc)
-            if 'certificate' in text.lower() or 'ssl' in text.lower():
-                raise ADError('TLS with the DC %s failed (%s); give ca_cert or set validate_certs=false for a test DC'
-                              % (self._where(), _clean(text)), 'tls')
-            raise ADError('cannot reach the DC %s: %s' % (self._where(), _clean(text)), 'unreachable')
-        except ldap3_exceptions.LDAPException as exc:
-            raise ADError('cannot reach the DC %s: %s' % (self._where(), _clean(str(exc))), 'unreachable')
+    # -- binds -----------------------------------------------------------
+    def _bind(self, der):
+        if self.auth_protocol == 'simple':
+            self._bind_simple()
+        else:
+            self._bind_sasl(der)
 
-    def _bind_exception(self, exc):
-        text = _clean(str(exc))
-        if self.auth == 'kerberos':
-            return ADError('Kerberos (GSSAPI) bind to %s failed: %s' % (self._where(), text), 'kerberos')
-        return ADError('bind to %s failed: %s' % (self._where(), text), 'unreachable')
+    def _bind_simple(self):
+        password = self._password
+        if isinstance(password, str):
+            # as is: SASLprep would refuse the random UTF-16 text of machine passwords; the DC takes UTF-8
+            password = password.encode('utf-8', 'surrogatepass')
+        try:
+            response = self.conn.bind_simple(self.username, password)
+        except OSError as exc:
+            raise ADError('bind to %s failed: %s' % (self._where(), _clean(str(exc))), 'unreachable')
+        code = response.get('result')
+        if code == 0:
+            self.auth_used = 'simple'
+            return
+        if code == 49:
+            raise ADError('the DC %s refused the credentials of %s (invalid user name or password)'
+                          % (self._where(), self.username), 'bad_credentials', code)
+        if code in (8, 13):
+            raise ADError('the DC %s refuses a simple bind: it requires signing (LDAP server signing '
+                          'requirements / ldap server require strong auth); use auth_protocol negotiate, '
+                          'kerberos or ntlm (%s)' % (self._where(), _clean(response.get('message'))),
+                          'tls_required', code)
+        raise ADError('bind to %s failed: %s %s' % (self._where(), response.get('description'),
+                                                    _clean(response.get('message'))), 'bad_credentials', code)
+
+    def _spnego_context(self, der, protocol):
+        """A pyspnego client context for protocol (kerberos or ntlm) on this connection."""
+        try:
+            import spnego  # pylint: disable=import-outside-toplevel
+            from spnego.channel_bindings import GssChannelBindings  # pylint: disable=import-outside-toplevel
+        except ImportError as exc:
+            raise ADError('Kerberos and NTLM binds need the pyspnego Python package (%s)' % exc, 'missing_library')
+        if self.conn.tls:
+            # AD refuses SASL signing inside TLS; TLS protects the session, channel binding ties the bind to it
+            context_req = spnego.ContextReq.mutual_auth | spnego.ContextReq.no_integrity
+        else:
+            context_req = (spnego.ContextReq.mutual_auth | spnego.ContextReq.integrity |
+                           spnego.ContextReq.replay_detect | spnego.ContextReq.sequence_detect)
+            if self.encrypt:
+                context_req |= spnego.ContextReq.confidentiality
+        bindings = GssChannelBindings(application_data=_end_point_binding(der)) if der else None
+        password = self._password
+        if isinstance(password, bytes):
+            password = password.decode('utf-8', 'surrogatepass')
+        credential = self.username
+        if password is None and self.ccache:
+            credential = spnego.KerberosCCache(ccache=self.ccache, principal=self.username)
+        context = spnego.client(credential, password, hostname=self.server_name, service='ldap',
+                                channel_bindings=bindings, context_req=context_req, protocol=protocol)
+        if protocol == 'ntlm' and self.conn.tls:
+            # Without signing there is no session key to exchange; pyspnego would still send a 1-byte
+            # EncryptedRandomSessionKey, which Samba refuses (Windows ignores it). Ask for no key exchange.
+            from spnego._ntlm_raw.messages import NegotiateFlags  # pylint: disable=import-outside-toplevel
+            context._context_req &= ~NegotiateFlags.key_exch  # pylint: disable=protected-access
+        return context
+
+    def _protocols(self):
+        if self.auth_protocol == 'negotiate':
+            # Kerberos when a ticket for ldap/<server_name> can be had, else NTLM (what SPNEGO would pick)
+            return ['ntlm'] if _is_ip(self.server_name) else ['kerberos', 'ntlm']
+        return [self.auth_protocol]
+
+    def _bind_sasl(self, der):
+        try:
+            import spnego.exceptions as spnego_errors  # pylint: disable=import-outside-toplevel
+        except ImportError as exc:
+            raise ADError('Kerberos and NTLM binds need the pyspnego Python package (%s)' % exc, 'missing_library')
+        protocols = self._protocols()
+        local_errors = []
+        for protocol in protocols:
+            try:
+                context = self._spnego_context(der, protocol)
+                token = context.step()
+            except ADError:
+                raise
+            except Exception as exc:  # pylint: disable=broad-except  # SpnegoError, krb5/gssapi errors, ImportError
+                # nothing sent yet: Kerberos not possible here (no ticket, no KDC for the realm, no GSSAPI library)
+                local_errors.append((protocol, exc))
+                continue
+            try:
+                while True:
+                    response = self.conn.bind_sasl(SASL_MECHANISM, token)
+                    code = response.get('result')
+                    server_token = response.get('saslCreds')
+                    if code not in (0, SASL_BIND_IN_PROGRESS):
+                        raise self._sasl_refused(response, protocol)
+                    if server_token and not context.complete:
+                        token = context.step(server_token)
+                    elif not context.complete:
+                        raise ADError('the DC %s ended the SASL bind before the %s exchange completed'
+                                      % (self._where(), protocol), 'protocol')
+                    if code == 0:
+                        break
+            except spnego_errors.SpnegoError as exc:
+                raise self._spnego_failure(exc, protocol)
+            except OSError as exc:
+                raise ADError('bind to %s failed: %s' % (self._where(), _clean(str(exc))), 'unreachable')
+            self.auth_used = protocol
+            if not self.conn.tls:
+                self.conn.security = _Layer(context, self.encrypt)
+                self.sealed = bool(self.encrypt)
+            return
+        raise self._spnego_failure(local_errors[-1][1], local_errors[-1][0], local_errors[:-1])
+
+    def _sasl_refused(self, response, protocol):
+        code = response.get('result')
+        message = _clean(response.get('message'))
+        who = self.username or 'the Kerberos ticket'
+        name = 'NTLM' if protocol == 'ntlm' else 'Kerberos'
+        if code == 49:
+            return ADError('the DC %s refused the %s credentials of %s (invalid user name or password, or the account '
+                           'is disabled or locked: %s)' % (self._where(), name, who, message), 'bad_credentials', code)
+        if code in (8, 13):
+            return ADError('the DC %s requires a stronger bind (%s)' % (self._where(), message), 'tls_required', code)
+        return ADError('SASL %s bind to %s failed: %s (%s)' % (name, self._where(), response.get('description'),
+                                                               message), 'bad_credentials', code)
+
+    def _spnego_failure(self, exc, protocol, earlier=()):
+        text = _clean(getattr(exc, 'message', None) or str(exc))
+        before = ''.join('; Kerberos was not possible first: %s' % _clean(getattr(e, 'message', None) or str(e))
+                         for p, e in earlier if p == 'kerberos')
+        if protocol == 'kerberos':
+            where = ('from the credential cache %s' % self.ccache) if self.ccache else (
+                'for %s' % self.username if self.username else 'from the default credential cache (KRB5CCNAME)')
+            return ADError('Kerberos authentication to %s (service ldap/%s) failed %s: %s'
+                           % (self._where(), self.server_name, where, text), 'kerberos')
+        return ADError('NTLM authentication to %s as %s failed: %s%s' % (self._where(), self.username, text, before),
+                       'bad_credentials')
 
     def _prepare_kerberos(self):
-        try:
-            import gssapi  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
-        except ImportError:
-            raise ADError('Kerberos authentication needs the gssapi Python package (pip install gssapi); '
-                          'use domain_username/domain_password otherwise', 'missing_library')
-        if self.keytab:
-            if not os.path.isfile(self.keytab):
-                raise ADError('keytab %s does not exist' % self.keytab, 'kerberos')
-            if not self.principal:
-                raise ADError('a principal is needed with a keytab', 'kerberos')
-            if not self.ccache:
-                self._tmpdir = self._tmpdir or tempfile.mkdtemp(prefix='odj-krb5-')
-                self.ccache = 'FILE:%s' % os.path.join(self._tmpdir, 'ccache')
-            if self.run_command is None or not _kinit_path():
-                raise ADError('a keytab needs the kinit command (krb5 user tools)', 'kerberos')
-            rc, _out, err = self.run_command([_kinit_path(), '-k', '-t', self.keytab, '-c', self.ccache, self.principal],
-                                             None, {})
-            if rc != 0:
-                raise ADError('kinit with keytab %s for %s failed: %s' % (self.keytab, self.principal, _clean(err)),
-                              'kerberos')
+        if self._password is None and self.auth_protocol == 'negotiate':
+            self.auth_protocol = 'kerberos'  # no password: a ticket is the only credential
+        if self.auth_protocol == 'ntlm' and self._password is None:
+            raise ADError('auth_protocol=ntlm needs domain_username and domain_password', 'bad_credentials')
+        if self._password is not None or not self.keytab:
+            return
+        if not os.path.isfile(self.keytab):
+            raise ADError('keytab %s does not exist' % self.keytab, 'kerberos')
+        if not self.username:
+            raise ADError('a principal (domain_username) is needed with a keytab', 'kerberos')
+        if not self.ccache:
+            self._tmpdir = self._tmpdir or tempfile.mkdtemp(prefix='odj-krb5-')
+            self.ccache = 'FILE:%s' % os.path.join(self._tmpdir, 'ccache')
+        if self.run_command is None or not _kinit_path():
+            raise ADError('a keytab needs the kinit command (krb5 user tools)', 'kerberos')
+        rc, _out, err = self.run_command([_kinit_path(), '-k', '-t', self.keytab, '-c', self.ccache, self.username],
+                                         None, {})
+        if rc != 0:
+            raise ADError('kinit with keytab %s for %s failed: %s' % (self.keytab, self.username, _clean(err)),
+                          'kerberos')
 
     def close(self):
-        for conn in (self._verify_conn, self.conn):
-            if conn is not None:
-                try:
-                    conn.unbind()
-                except Exception:  # pylint: disable=broad-except
-                    pass
-        self._verify_conn = None
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
         self.conn = None
         if self._tmpdir:
             for name in os.listdir(self._tmpdir):
@@ -428,31 +845,31 @@ class ADClient(object):
         self.close()
 
     # -- primitives ----------------------------------------------------
-    def _check(self, ok, what, allow=()):
-        result = self.conn.result or {}
-        code = result.get('result')
-        if ok or code in allow:
-            return code
-        raise _result_error(code, result.get('description'), result.get('message'), what)
-
-    def search(self, base, flt, scope='subtree', attributes=None, allow_missing=False):
-        """Return a list of (dn, raw_attributes) entries (bytes values)."""
-        scopes = {'base': ldap3.BASE, 'one': ldap3.LEVEL, 'subtree': ldap3.SUBTREE}
-        try:
-            ok = self.conn.search(base, flt, search_scope=scopes[scope], attributes=attributes or [],
-                                  paged_size=None)
-        except ldap3_exceptions.LDAPException as exc:
-            raise ADError('LDAP search at %s failed: %s' % (base or 'rootDSE', _clean(str(exc))), 'unreachable')
-        code = self._check(ok, 'LDAP search at %s' % (base or 'rootDSE'), allow=(0, 32) if allow_missing else (0,))
-        if code == 32:
-            return []
+    def search(self, base, flt, scope='subtree', attributes=None, allow_missing=False, controls=None,
+               page_size=None):
+        """Return a list of (dn, raw_attributes) entries (bytes values); page_size: paged results (RFC 2696)."""
         entries = []
-        for item in self.conn.response or []:
-            if item.get('type') != 'searchResEntry':
-                continue
-            raw = {k.lower(): v for k, v in item.get('raw_attributes', {}).items()}
-            entries.append((item.get('dn'), raw))
-        return entries
+        cookie = None
+        while True:
+            pipe = self.pipeline(1)
+            replies = []
+            page = list(controls or [])
+            if page_size:
+                page.append(paged_search_control(False, page_size, cookie))
+            pipe.search(base, flt, attributes or [], replies.append, scope=scope, controls=page or None)
+            pipe.run()
+            reply = replies[0]
+            what = 'LDAP search at %s' % (base or 'rootDSE')
+            if reply.error is not None:
+                raise ADError('%s failed: %s' % (what, _clean(reply.error)), 'unreachable')
+            if reply.code == 32 and allow_missing:
+                return []
+            if reply.code != 0:
+                raise _result_error(reply.code, reply.description, reply.message, what)
+            entries.extend(reply.entries)
+            cookie = ((reply.controls or {}).get(PAGED_RESULTS_OID) or {}).get('value', {}).get('cookie')
+            if not page_size or not cookie:
+                return entries
 
     def rootdse(self):
         if self._rootdse is None:
@@ -569,7 +986,7 @@ class ADClient(object):
         return 'CN=%s,%s' % (_escape_dn_value(name.upper()), ou_dn)
 
     def set_password(self, dn, password):
-        """Administrative reset of unicodePwd over the TLS connection (a pipeline of one queue_set_password)."""
+        """Administrative reset of unicodePwd (TLS or sealed connection; a pipeline of one queue_set_password)."""
         errors = []
         pipe = self.pipeline(1)
         self.queue_set_password(pipe, dn, password, errors.append)
@@ -582,13 +999,17 @@ class ADClient(object):
         """A Pipeline on this connection; queue requests with the ``queue_*`` methods, then ``run()`` it."""
         return Pipeline(self.conn, window)
 
+    def _require_protected(self):
+        if not self.protected:
+            raise ADError('refusing to send a password over %s: the connection to %s is neither TLS nor sealed '
+                          '(encrypt is false)' % (self.transport, self._where()), 'tls_required')
+
     def queue_create_computer(self, pipe, name, ou_dn, dns_domain, password, callback, enctypes=DEFAULT_ENCTYPES):
         """Queue the add of a new computer account with its password (computer_attributes) in the same request.
 
         ``callback(error)`` gets None or an ADError. Returns the DN.
         """
-        if not self.use_ssl:
-            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
+        self._require_protected()
         dn = self.computer_dn(name, ou_dn)
 
         def done(reply):
@@ -606,8 +1027,7 @@ class ADClient(object):
 
     def queue_set_password(self, pipe, dn, password, callback):
         """Queue an administrative reset of unicodePwd; ``callback(error)`` gets None or an ADError."""
-        if not self.use_ssl:
-            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
+        self._require_protected()
 
         def done(reply):
             if reply.error is not None:
@@ -634,26 +1054,30 @@ class ADClient(object):
         pipe.search(base_dn, _accounts_filter(names), self._ACCOUNT_ATTRS, done, first=first)
 
     def verify_password(self, account_dn, password, sam_account_name=None, realm=None, kdc=None):
-        """True when password is the account's current password.
+        """True when password is the account's current password (``verify_secret``, Kerberos first).
 
-        With the krb5 tools (``kinit``) present and a realm given: a Kerberos
-        AS exchange as ``sam_account_name@realm`` against kdc (default: this DC),
-        which only the current password passes. Otherwise a simple bind as
-        account_dn on a second LDAPS connection; note that a DC accepts the
-        previous password of an account there for a while after a reset (NTLM's
-        old-password period), so this fallback can call a just-replaced password
-        valid.
+        account_dn is kept for callers; the check is by sAMAccountName and realm.
         """
-        if sam_account_name and realm and self.run_command is not None and _kinit_path():
-            return self._verify_kerberos(sam_account_name, realm, kdc or self.peer_address or self.server, password)
-        return self._verify_bind(account_dn, password)
+        del account_dn
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix='odj-krb5-')
+        ok, _how = verify_secret(sam_account_name, password, realm or self.domain, kdc or self.peer_address or
+                                 self.server, run_command=self.run_command, workdir=self._tmpdir,
+                                 ldap=self.account_options())
+        return ok
+
+    def account_options(self):
+        """ADClient keyword arguments to bind as another account over the same kind of connection."""
+        return dict(server=self.peer_address or self.server, server_name=self.server_name, port=self.port,
+                    tls_mode=self.tls_mode, cert_validation=self.cert_validation, ca_cert=self.ca_cert,
+                    encrypt=self.encrypt, timeout=self.timeout, domain=self.domain,
+                    auth_protocol='ntlm' if self.auth_protocol != 'simple' else 'simple')
 
     def verify_passwords(self, checks, workers=8):
         """verify_password for many accounts: a list of True, False or ADError, in the order of checks.
 
         checks: (account_dn, password, sam_account_name, realm) tuples. The Kerberos
-        exchanges are independent, so up to ``workers`` run at once; the LDAP-bind
-        fallback has one connection and runs them one by one.
+        exchanges are independent, so up to ``workers`` run at once.
         """
         def one(check):
             try:
@@ -661,70 +1085,90 @@ class ADClient(object):
             except ADError as exc:
                 return exc
         checks = list(checks)
-        kerberos = self.run_command is not None and _kinit_path()
-        if not kerberos or len(checks) < 2 or workers < 2:
+        if len(checks) < 2 or workers < 2:
             return [one(check) for check in checks]
-        for _dn, _password, sam, realm in checks:
-            if sam and realm:
-                self._krb5_conf(realm.upper(), self.peer_address or self.server)  # made once, before the threads
-                break
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix='odj-krb5-')
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(one, checks))
 
-    def _krb5_conf(self, realm, kdc):
-        if self._tmpdir is None:
-            self._tmpdir = tempfile.mkdtemp(prefix='odj-krb5-')
-        path = os.path.join(self._tmpdir, 'verify-krb5.conf')
+
+# -- does a secret authenticate? --------------------------------------------
+def verify_secret(sam_account_name, password, realm, kdc, run_command=None, workdir=None, ldap=None):
+    """Does password authenticate as sam_account_name (``NAME$``) of realm? -> (bool, how).
+
+    The one check of odj_provision (the password of an existing package) and
+    odj_verify_secret (the secret in an image). Kerberos first: an AS exchange
+    (``kinit``) as ``NAME$@REALM`` against kdc, which only the account's current
+    password passes (``how`` = 'kerberos'). Only when the krb5 tools (or
+    run_command) are missing, an LDAP bind as the account with ``ldap`` (ADClient
+    keyword arguments: server and connection options; NTLM over sealed SASL or
+    TLS, never a readable password): ``how`` = 'ldap_bind'. A DC accepts the
+    previous password there for up to an hour after a reset (NTLM's
+    old-password lifetime), so that fallback can call a just-replaced password
+    valid. Raises ADError when it cannot tell (KDC unreachable, ...).
+    """
+    if not sam_account_name or not realm:
+        raise ADError('a password check needs the account name and the realm', 'options')
+    if run_command is not None and _kinit_path():
+        own = workdir is None
+        directory = workdir or tempfile.mkdtemp(prefix='odj-krb5-')
+        try:
+            return _kinit_check(sam_account_name, password, realm.upper(), kdc, run_command, directory), 'kerberos'
+        finally:
+            if own:
+                for name in os.listdir(directory):
+                    os.unlink(os.path.join(directory, name))
+                os.rmdir(directory)
+    if ldap is None:
+        raise ADError('checking the password of %s needs kinit (krb5 user tools) or an LDAP connection'
+                      % sam_account_name, 'missing_library')
+    options = dict(ldap)
+    server = options.pop('server')
+    for name in ('username', 'password', 'ccache', 'keytab', 'run_command'):
+        options.pop(name, None)
+    options['auth_protocol'] = 'simple' if options.get('auth_protocol') == 'simple' else 'ntlm'
+    client = ADClient(server, username='%s@%s' % (sam_account_name, realm.upper()), password=password, **options)
+    try:
+        client.connect()
+        return True, 'ldap_bind'
+    except ADError as exc:
+        if exc.kind == 'bad_credentials':
+            return False, 'ldap_bind'
+        raise
+    finally:
+        client.close()
+
+
+def _krb5_conf(directory, realm, kdc):
+    """A krb5.conf in directory that sends realm's AS exchanges to kdc (made once; threads share it)."""
+    path = os.path.join(directory, 'verify-krb5-%s.conf' % re.sub(r'[^A-Za-z0-9.-]', '_', kdc))
+    if not os.path.exists(path):
         content = ('[libdefaults]\n\tdefault_realm = {r}\n\tdns_lookup_kdc = false\n\tdns_lookup_realm = false\n'
                    '\trdns = false\n\tudp_preference_limit = 1\n[realms]\n\t{r} = {{\n\t\tkdc = {k}\n\t}}\n'
                    .format(r=realm, k=kdc))
-        if not os.path.exists(path):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, 'w') as handle:
-                handle.write(content)
-        return path
+        tmp = '%s.%d.%d' % (path, os.getpid(), threading.get_ident())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    return path
 
-    def _verify_kerberos(self, sam_account_name, realm, kdc, password):
-        env = {'KRB5_CONFIG': self._krb5_conf(realm.upper(), kdc), 'LC_ALL': 'C', 'KRB5CCNAME': 'MEMORY:odj-verify'}
-        principal = '%s@%s' % (sam_account_name, realm.upper())
-        rc, _out, error = self.run_command([_kinit_path(), '-c', 'MEMORY:odj-verify', principal],
-                                           (password + '\n').encode('utf-8'), env)
-        if rc == 0:
-            return True
-        if any(text in error for text in ('Password incorrect', 'Preauthentication failed', 'not found in Kerberos',
-                                          'Client\'s credentials have been revoked', 'Password has expired')):
-            return False
-        raise ADError('checking the password of %s with the KDC %s failed: %s' % (principal, kdc, _clean(error)),
-                      'kerberos')
 
-    def _verify_bind(self, account_dn, password):
-        if not self.use_ssl:
-            raise ADError('refusing to send a password over a connection without TLS', 'tls_required')
-        if self._verify_conn is None:
-            conn = ldap3.Connection(self._server(), check_names=False, raise_exceptions=False,
-                                    receive_timeout=self.timeout, authentication=ldap3.SIMPLE,
-                                    user=account_dn, password=password)
-            self._open(conn)
-            self._verify_conn = conn
-            try:
-                ok = conn.bind()
-            except ldap3_exceptions.LDAPException as exc:
-                raise ADError('checking a machine password failed: %s' % _clean(str(exc)), 'unreachable')
-        else:
-            try:
-                ok = self._verify_conn.rebind(user=account_dn, password=password,
-                                              authentication=ldap3.SIMPLE)
-            except ldap3_exceptions.LDAPBindError:
-                ok = False
-            except ldap3_exceptions.LDAPException as exc:
-                self._verify_conn = None
-                raise ADError('checking a machine password failed: %s' % _clean(str(exc)), 'unreachable')
-        if not ok:
-            code = (self._verify_conn.result or {}).get('result') if self._verify_conn is not None else None
-            if code not in (49, None):
-                # a broken connection: start afresh next time
-                self._verify_conn = None
-        return bool(ok)
+def _kinit_check(sam_account_name, password, realm, kdc, run_command, directory):
+    env = {'KRB5_CONFIG': _krb5_conf(directory, realm, kdc), 'LC_ALL': 'C', 'KRB5CCNAME': 'MEMORY:odj-verify'}
+    principal = '%s@%s' % (sam_account_name, realm)
+    rc, _out, error = run_command([_kinit_path(), '-c', 'MEMORY:odj-verify', principal],
+                                  (password + '\n').encode('utf-8', 'surrogatepass'), env)
+    if rc == 0:
+        return True
+    if isinstance(error, bytes):
+        error = error.decode('utf-8', 'replace')
+    if any(text in error for text in ('Password incorrect', 'Preauthentication failed', 'not found in Kerberos',
+                                      'Client\'s credentials have been revoked', 'Password has expired')):
+        return False
+    raise ADError('checking the password of %s with the KDC %s failed: %s' % (principal, kdc, _clean(error)),
+                  'kerberos')
 
 
 def _kinit_path():
@@ -777,3 +1221,45 @@ def _clean(text):
     if not text:
         return ''
     return ' '.join(str(text).split())[:300]
+
+
+# -- options of every module that talks to a DC (odj_provision, odj_verify_secret) ---------------------
+def _env(*names):
+    from ansible.module_utils.common.parameters import env_fallback  # pylint: disable=import-outside-toplevel
+    return (env_fallback, list(names))
+
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    domain_server=dict(type='str', aliases=['domain_controller', 'dc_name'], fallback=_env('WINIMAGE_DOMAIN_SERVER')),
+    port=dict(type='int'),
+    domain_username=dict(type='str', fallback=_env('WINIMAGE_DOMAIN_USERNAME')),
+    domain_password=dict(type='str', no_log=True, fallback=_env('WINIMAGE_DOMAIN_PASSWORD')),
+    auth_protocol=dict(type='str', default='negotiate', choices=list(AUTH_PROTOCOLS),
+                       fallback=_env('WINIMAGE_AUTH_PROTOCOL')),
+    encrypt=dict(type='bool', default=True),
+    tls_mode=dict(type='str', default='auto', choices=list(TLS_MODES), fallback=_env('WINIMAGE_TLS_MODE')),
+    cert_validation=dict(type='str', default='always', choices=list(CERT_VALIDATIONS),
+                         fallback=_env('WINIMAGE_CERT_VALIDATION')),
+    validate_certs=dict(type='bool', removed_in_version='1.0.0', removed_from_collection='winimage.provisioning'),
+    ca_cert=dict(type='path', aliases=['ca_file'], fallback=_env('WINIMAGE_CA_CERT')),
+    ccache=dict(type='str'),
+    keytab=dict(type='path', no_log=False, fallback=_env('WINIMAGE_KEYTAB')),
+)
+
+
+def client_options(params, domain=None, run_command=None):
+    """ADClient keyword arguments (all but the server) from validated module params (CONNECTION_ARGUMENT_SPEC)."""
+    validation = params['cert_validation']
+    if params.get('validate_certs') is False:
+        validation = 'ignore'
+    if params['ca_cert'] and not os.path.isfile(params['ca_cert']):
+        raise ADError('ca_cert %s does not exist' % params['ca_cert'], 'options')
+    kwargs = dict(port=params['port'], tls_mode=params['tls_mode'], auth_protocol=params['auth_protocol'],
+                  cert_validation=validation, ca_cert=params['ca_cert'], encrypt=params['encrypt'],
+                  timeout=params['timeout'], domain=domain, run_command=run_command,
+                  username=params['domain_username'], password=params['domain_password'])
+    if params['domain_password'] is None:
+        kwargs.update(ccache=params['ccache'], keytab=params['keytab'])
+        if kwargs['auth_protocol'] == 'negotiate':
+            kwargs['auth_protocol'] = 'kerberos'  # no password: a ticket is the only credential
+    return kwargs

@@ -29,7 +29,6 @@ import struct
 from ansible_collections.winimage.provisioning.plugins.module_utils._sid import sid_from_bytes, sid_to_bytes  # noqa: F401  API
 
 try:
-    import ldap3
     from ldap3.protocol.microsoft import security_descriptor_control
     HAS_LDAP3 = True
 except ImportError:  # pragma: no cover - the provisioner reports the missing library
@@ -114,19 +113,14 @@ class MachineQuota(object):
         return None
 
     def _count_created(self):
-        conn = self.client.conn
         seen = set()
-        for item in conn.extend.standard.paged_search(
-                self.base_dn, '(objectCategory=computer)', search_scope=ldap3.SUBTREE,
-                attributes=['nTSecurityDescriptor', 'mS-DS-CreatorSID'], paged_size=500, generator=True,
-                controls=security_descriptor_control(sdflags=OWNER_SECURITY_INFORMATION)):
-            if item.get('type') != 'searchResEntry':
-                continue
-            raw = dict((k.lower(), v) for k, v in item.get('raw_attributes', {}).items())
+        for dn, raw in self.client.search(
+                self.base_dn, '(objectCategory=computer)', 'subtree', ['nTSecurityDescriptor', 'mS-DS-CreatorSID'],
+                controls=security_descriptor_control(sdflags=OWNER_SECURITY_INFORMATION), page_size=500):
             creator = raw.get('ms-ds-creatorsid')
             owner = owner_of(raw['ntsecuritydescriptor'][0]) if raw.get('ntsecuritydescriptor') else None
             if (creator and sid_from_bytes(creator[0]) == self.caller_sid) or owner == self.caller_sid:
-                seen.add(item['dn'].lower())
+                seen.add(dn.lower())
         return len(seen)
 
     @property

@@ -23,15 +23,7 @@ ARGUMENT_SPEC = dict(
     domain=dict(type='str', required=True),
     machines=dict(type='list', elements='str', required=True),
     machine_account_ou=dict(type='str'),
-    domain_controller=dict(type='str'),
     dns_servers=dict(type='list', elements='str'),
-    port=dict(type='int', default=636),
-    validate_certs=dict(type='bool', default=True),
-    ca_cert=dict(type='path', aliases=['ca_file']),
-    domain_username=dict(type='str'),
-    domain_password=dict(type='str', no_log=True),
-    ccache=dict(type='str'),
-    keytab=dict(type='path', no_log=False),
     reuse_account=dict(type='bool', default=False),
     use_default_password=dict(type='bool', default=False, no_log=False),
     skip_account_search=dict(type='bool', default=False),
@@ -43,12 +35,13 @@ ARGUMENT_SPEC = dict(
     dest=dict(type='path'),
     package_format=dict(type='str', default='djoin_file', choices=['djoin_file', 'raw', 'base64']),
     return_package=dict(type='bool', default=False),
-    vault_password=dict(type='str', no_log=True),
+    vault_password=dict(type='str', no_log=True, fallback=_ad_client._env('WINIMAGE_VAULT_PASSWORD')),
     vault_id=dict(type='str'),
     netsetup_log=dict(type='path'),
     timeout=dict(type='int', default=15),
     execution=dict(type='str', default='auto', choices=['auto', 'controller', 'module']),
 )
+ARGUMENT_SPEC.update(_ad_client.CONNECTION_ARGUMENT_SPEC)
 
 SPEC_KWARGS = dict(
     required_one_of=[('dest', 'return_package')],
@@ -65,22 +58,11 @@ class TaskFailed(Exception):
         self.result = result
 
 
-def _client_kwargs(params, run_command):
-    kwargs = dict(port=params['port'], validate_certs=params['validate_certs'], ca_cert=params['ca_cert'],
-                  timeout=params['timeout'], run_command=run_command)
-    if params['domain_password'] is not None:
-        kwargs.update(auth='simple', username=params['domain_username'], password=params['domain_password'])
-    else:
-        kwargs.update(auth='kerberos', ccache=params['ccache'], keytab=params['keytab'],
-                      principal=params['domain_username'])
-    return kwargs
-
-
 def connect(params, run_command=None):
     """An ADClient bound to the given DC or to the first discovered one that answers."""
-    kwargs = _client_kwargs(params, run_command)
-    if params['domain_controller']:
-        dc = params['domain_controller']
+    kwargs = _ad_client.client_options(params, params['domain'], run_command)
+    if params['domain_server']:
+        dc = params['domain_server']
         client = _ad_client.ADClient(dc, server_name=dc, **kwargs)
         return client.connect()
     candidates = _ad_client.discover_dcs(params['domain'], dns_servers=params['dns_servers'],
@@ -119,7 +101,7 @@ def execute(params, check_mode, diff, run_command, warn):
     secrets = [value for value in (params['domain_password'], params['vault_password']) if value]
     log = None if check_mode else log_for(params['netsetup_log'], 'provisioner', program='odj_provision',
                                           secrets=secrets)
-    asked = dict(domain=params['domain'], dc=params['domain_controller'] or 'dns-srv',
+    asked = dict(domain=params['domain'], dc=params['domain_server'] or 'dns-srv',
                  ou=params['machine_account_ou'] or 'computers-container', machines=','.join(params['machines']))
     result = dict(changed=False, machines=[], failed_machines=[], counts={})
     if not _ad_client.HAS_LDAP3:
@@ -136,12 +118,15 @@ def execute(params, check_mode, diff, run_command, warn):
     machines = []
     try:
         client = connect(params, run_command)
+        result['connection'] = client.connection_facts()
+        for note in client.notes:
+            warn(note)
         sources = None
         if params['machine_policy_paths'] or params['machine_policy_names'] or params['provision_root_ca_certs'] \
                 or params['persistent_site']:
             smb = dict(runner=run_command, address=client.peer_address or client.server)
             if params['domain_password'] is not None:
-                smb.update(username=params['domain_username'], password=params['domain_password'])
+                smb.update(username=client.username, password=params['domain_password'])
             else:
                 smb.update(kerberos=True, ccache=client.ccache)
             sources = PartSources(policy_paths=params['machine_policy_paths'],

@@ -16,10 +16,10 @@ description:
   - For each machine in O(machines) it creates the computer account the way Windows does
     (C(sAMAccountName) C(NAME$), C(userAccountControl) workstation trust, C(dNSHostName), C(HOST/) and
     C(RestrictedKrbHost/) service principal names, in O(machine_account_ou)), sets its password inside
-    the TLS-protected LDAP connection, and builds the provisioning package from what the DC itself reports
+    the protected LDAP connection (TLS, or a sealed SASL layer - see O(tls_mode)), and builds the provisioning package from what the DC itself reports
     (domain SID and GUID, forest, DC name and address, the DC flags and site names of the LDAP/Netlogon
     ping, the account's RID and SID).
-  - A whole batch runs in one task over one authenticated LDAPS connection. One bad machine (invalid
+  - A whole batch runs in one task over one authenticated LDAP connection. One bad machine (invalid
     name, conflict) does not stop the others; the task then fails and lists the bad ones.
   - Idempotent. A machine whose package file exists in O(dest) and whose password still authenticates
     as the account is left alone (no password reset). A missing or stale package means a new password
@@ -31,6 +31,8 @@ description:
     execution environment."
 author:
   - winimage.provisioning contributors (@winimage)
+extends_documentation_fragment:
+  - winimage.provisioning.ad_connection
 options:
   domain:
     description:
@@ -52,54 +54,19 @@ options:
         C(CN=Computers,DC=...).
       - An existing account stays where it is.
     type: str
-  domain_controller:
+  domain_server:
     description:
-      - Name or address of the DC to use.
+      - Name or address of the DC to use (the microsoft.ad name; O(domain_controller) is the old name).
       - Default is to look up the C(_ldap._tcp.dc._msdcs.<domain>) DNS SRV records and try them in order.
-      - A name is better than an address when O(validate_certs=true) (the certificate names the host).
+      - A name is better than an address - the certificate names the host, and Kerberos needs the name.
+      - If not set, the environment variable E(WINIMAGE_DOMAIN_SERVER) is used.
     type: str
+    aliases: [domain_controller, dc_name]
   dns_servers:
     description:
       - DNS servers for the SRV lookup when O(domain_controller) is not given. Default is the system resolver.
     type: list
     elements: str
-  port:
-    description:
-      - LDAPS port of the DC.
-    type: int
-    default: 636
-  validate_certs:
-    description:
-      - Check the DC's TLS certificate (against O(ca_cert) or the system trust store).
-      - Set V(false) only for test domain controllers with self-signed certificates.
-    type: bool
-    default: true
-  ca_cert:
-    description:
-      - PEM file with the CA certificate(s) that issued the DC's certificate.
-      - The alias O(ca_file) is the name M(winimage.provisioning.odj_verify_secret) uses.
-    type: path
-    aliases: [ca_file]
-  domain_username:
-    description:
-      - Account that creates the computer accounts, as C(user@domain), C(DOMAIN\user) or a DN (LDAP simple bind
-        inside TLS).
-      - With O(keytab), the Kerberos principal of the keytab entry.
-      - Without O(domain_password), Kerberos is used (O(ccache), O(keytab), or the default credential cache).
-    type: str
-  domain_password:
-    description:
-      - Password of O(domain_username).
-    type: str
-  ccache:
-    description:
-      - Kerberos credential cache to authenticate with (SASL GSSAPI inside TLS), for example V(FILE:/tmp/krb5cc_prov).
-      - Needs the C(gssapi) Python package and a C(krb5.conf) that knows the realm (C(KRB5_CONFIG) in the task environment).
-    type: str
-  keytab:
-    description:
-      - Keytab to get a Kerberos ticket from (with C(kinit -k)) for O(domain_username), into a temporary cache.
-    type: path
   reuse_account:
     description:
       - What C(NETSETUP_PROVISION_REUSE_ACCOUNT) means. An existing account of the same name is an error
@@ -190,6 +157,7 @@ options:
     description:
       - Encrypt the package files with Ansible Vault (AES256) using this password. Existing vault-encrypted
         packages are read with it too.
+      - If not set, the environment variable E(WINIMAGE_VAULT_PASSWORD) is used.
       - Read them back with C(ansible-vault), P(ansible.builtin.copy#module) (decrypts by default) or the
         P(ansible.builtin.unvault#lookup) lookup.
     type: str
@@ -212,7 +180,7 @@ options:
         censoring of secrets as the module, but without starting a module (a new Python, the module payload and
         its imports, a few tenths of a second per task). It runs the module instead when the task is on another
         host, uses C(become), C(async) or an C(environment), or when the controller's Python lacks a library the
-        task needs (C(ldap3); C(gssapi) for Kerberos; C(dnspython) to find the DC).
+        task needs (C(ldap3), C(pyspnego); C(gssapi) for Kerberos; C(dnspython) to find the DC).
       - V(controller) insists on the controller process and fails, saying why, when that is not possible.
       - V(module) always runs the module.
     type: str
@@ -239,13 +207,13 @@ seealso:
   - module: winimage.provisioning.odj_package_info
   - module: winimage.provisioning.odj_install
 requirements:
-  - ldap3
+  - ldap3 (its LDAP message encoders) and pyspnego (Kerberos, NTLM, signing and sealing)
   - krb5 user tools (C(kinit)), to check the password of an existing package
   - dnspython (only to find the DC from DNS)
-  - cryptography (only for O(vault_password))
-  - gssapi and krb5 tools (only for Kerberos)
+  - cryptography (certificates, and O(vault_password))
+  - gssapi and krb5 Python packages (only for Kerberos)
 notes:
-  - A batch is one LDAPS connection with up to 16 requests in flight (LDAP lets a client send requests without
+  - A batch is one LDAP connection with up to 16 requests in flight (LDAP lets a client send requests without
     waiting for each answer); the DC works through the adds and password resets back to back while new accounts
     are read back and their packages written as the answers come. Each password costs the DC a key derivation
     (PBKDF2 for the AES keys), and that, not the round trips, sets the pace.
@@ -284,13 +252,24 @@ EXAMPLES = r'''
     domain: corp.example.com
     machines: [WS0101, WS0102]
     machine_account_ou: OU=Workstations,OU=Paris,DC=corp,DC=example,DC=com
-    domain_controller: dc01.corp.example.com
+    domain_server: dc01.corp.example.com
     ca_cert: /etc/pki/corp-root.pem
     domain_username: svc-odj@corp.example.com
     domain_password: "{{ vault_svc_odj_password }}"
     dest: /srv/odj/packages
     package_format: base64
     vault_id: odj
+  delegate_to: localhost
+
+- name: Against a DC with no certificate that requires signing (sealed SASL, NTLM or Kerberos; a bare user name)
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: [WS0104]
+    domain_server: dc02.corp.example.com
+    tls_mode: none
+    domain_username: svc-odj
+    domain_password: "{{ vault_svc_odj_password }}"
+    dest: /srv/odj/packages
   delegate_to: localhost
 
 - name: With a Kerberos keytab instead of a password
@@ -314,6 +293,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+connection:
+  description:
+    - How the task reached the DC - C(transport) (V(ldaps), V(start_tls) or V(sasl)), C(auth) (V(kerberos), V(ntlm)
+      or V(simple)), C(server), C(port), and C(sealed) (the SASL layer encrypts).
+  returned: when a DC was reached
+  type: dict
+  sample: {transport: sasl, auth: kerberos, server: 10.0.0.10, port: 389, sealed: true}
 machines:
   description: The outcome for every requested machine, in the order given.
   returned: always

@@ -14,18 +14,23 @@ description:
   - The pre-flight check of an offline domain join, before the image first boots.
   - Reads the pending join an offline Windows image carries (a folder holding C(Windows/), or one image of a C(.wim)),
     from the SYSTEM hive (C(Lsa\OfflineJoin)) or from the C(AccountData) of C(Windows/Panther/unattend.xml), takes the
-    machine password out of it in memory, and binds to the domain controller over LDAPS as C(NAME$) with it.
-  - A successful bind proves that the computer account in the directory and the image agree - the image will
-    complete its join at first boot. A refused bind means the account's password changed since the package was made
+    machine password out of it in memory, and checks that it authenticates as C(NAME$).
+  - The check is the one M(winimage.provisioning.odj_provision) makes for existing packages - a Kerberos AS exchange
+    (C(kinit NAME$@REALM)) against the DC, which only the account's B(current) password passes. Only when the krb5 user
+    tools are missing, an LDAP bind as C(NAME$) (NTLM over a sealed or TLS connection, chosen as O(tls_mode) says);
+    a DC still accepts the previous password there for up to an hour after a reset.
+  - Success proves that the computer account in the directory and the image agree - the image will
+    complete its join at first boot. A refusal means the account's password changed since the package was made
     (a stale image), or the account is missing or disabled.
   - The secret is never returned, logged or put into an error message; only whether it authenticated.
   - Read only; neither the image nor the directory is changed.
 author:
   - winimage.provisioning contributors (@winimage)
 requirements:
-  - ldap3 Python package on the target
+  - C(kinit) (krb5 user tools) on the target for the Kerberos check; else ldap3 and pyspnego for the LDAP bind
 extends_documentation_fragment:
   - winimage.provisioning.image
+  - winimage.provisioning.ad_connection
   - winimage.provisioning.attributes.read_only
 options:
   images:
@@ -61,26 +66,13 @@ options:
     description:
       - DNS name of the domain the image must be joined to. A pending join to another domain fails.
     type: str
-  domain_controller:
+  domain_server:
     description:
-      - DC name or address to bind to. By default the DC the package was made against (its address, else its name).
+      - DC name or address to check against (its KDC, or its LDAP service for the fallback).
+      - By default the DC the package was made against (its address, else its name).
+      - If not set, the environment variable E(WINIMAGE_DOMAIN_SERVER) is used.
     type: str
-  port:
-    description:
-      - LDAPS port of the DC.
-    type: int
-    default: 636
-  validate_certs:
-    description:
-      - Validate the DC's TLS certificate. Disable only against a throwaway test DC.
-    type: bool
-    default: true
-  ca_file:
-    description:
-      - PEM file of the CA(s) that sign the DC certificate. Default is the system store.
-      - The alias O(ca_cert) is the name M(winimage.provisioning.odj_provision) uses.
-    type: path
-    aliases: [ca_cert]
+    aliases: [domain_controller, dc_name]
   timeout:
     description:
       - Seconds to wait for the DC.
@@ -94,7 +86,9 @@ options:
       - Nothing is logged in check mode. A log that cannot be written gives a warning, never a failure.
     type: path
 notes:
-  - The bind is an LDAP simple bind over TLS as C(NETBIOS\\NAME$); the password travels only inside TLS.
+  - The machine password never crosses the wire readable - Kerberos pre-authentication sends no password, and the
+    LDAP fallback binds with NTLM inside TLS or a sealed SASL layer.
+  - O(domain_username) and O(domain_password) are not used - the check authenticates as the machine itself.
 seealso:
   - module: winimage.provisioning.odj_image_info
   - module: winimage.provisioning.odj_install
@@ -106,7 +100,7 @@ EXAMPLES = r'''
     image: /srv/images/kiosk07
     machine_name: KIOSK07
     domain: corp.example.com
-    ca_file: /etc/pki/corp-ca.pem
+    ca_cert: /etc/pki/corp-ca.pem
 
 - name: Pre-flight of a whole fleet in one task
   winimage.provisioning.odj_verify_secret:
@@ -114,14 +108,13 @@ EXAMPLES = r'''
       - {image: /srv/images/kiosk07, machine_name: KIOSK07}
       - {image: /srv/images/fleet.wim, image_index: 2, machine_name: KIOSK08}
     domain: corp.example.com
-    ca_file: /etc/pki/corp-ca.pem
   register: preflight
 
 - name: Same for an image of a .wim, against a given DC
   winimage.provisioning.odj_verify_secret:
     image: /srv/images/fleet.wim
     image_index: 3
-    domain_controller: dc2.corp.example.com
+    domain_server: dc2.corp.example.com
 '''
 
 RETURN = r'''
@@ -148,11 +141,19 @@ domain:
   returned: when a pending join was found
   type: str
   sample: corp.example.com
+connection:
+  description:
+    - How the secret was checked - C(transport) (V(kerberos) for the AS exchange with the DC's KDC, else
+      V(ldaps), V(start_tls) or V(sasl)), C(auth) (V(kerberos) or V(ntlm)), C(server) and C(port).
+    - With O(images), in each entry of RV(results).
+  returned: when a check was made
+  type: dict
+  sample: {transport: kerberos, auth: kerberos, server: 10.0.0.10, port: 88}
 account:
-  description: The name the bind used.
+  description: The account the check authenticated as.
   returned: when a pending join was found
   type: str
-  sample: CORP\KIOSK07$
+  sample: KIOSK07$@CORP.EXAMPLE.COM
 state:
   description:
     - The pending join as the image holds it, without the secret - for the registry the same facts as
@@ -185,7 +186,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 try:
-    from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError
+    from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
+        CONNECTION_ARGUMENT_SPEC, ADError, client_options, verify_secret)
     from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
     from ansible_collections.winimage.provisioning.plugins.module_utils._join_secret import JoinSecretError, read_join_secret
     from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import MIN_SECRET_LENGTH, log_for, log_operation
@@ -243,34 +245,31 @@ def _verify(entry, params, runner, log=None):
         result['msg'] = '%s carries a pending join to %s, not %s' % (image_path, found.domain, want_domain)
         result['_status'] = STATUS_INVALID_PARAMETER
         return result
-    server = params['domain_controller'] or found.dc_address or found.dc_name
+    server = params['domain_server'] or found.dc_address or found.dc_name
     if not server:
-        result['msg'] = '%s names no domain controller; set domain_controller' % image_path
+        result['msg'] = '%s names no domain controller; set domain_server' % image_path
         result['_status'] = STATUS_NO_SUCH_DOMAIN
         return result
-    account = '%s\\%s$' % (found.netbios_domain or found.domain.split('.')[0].upper(), found.machine_name.upper())
+    realm = found.domain.upper()
+    sam = '%s$' % found.machine_name.upper()
+    account = '%s@%s' % (sam, realm)
     result.update(account=account, domain_controller=server)
-    # Bytes, so that ldap3 sends the password as is: machine passwords are random UTF-16 text that SASLprep
-    # (applied to str passwords) rejects; the DC turns the UTF-8 back into UTF-16 for its hash.
-    password = found.secret.encode('utf-8', 'surrogatepass')
-    client = ADClient(server, username=account, password=password, port=params['port'],
-                      validate_certs=params['validate_certs'], ca_cert=params['ca_file'], timeout=params['timeout'],
-                      server_name=None if params['domain_controller'] else (found.dc_name or None))
     try:
-        client.connect()
-        result['authenticated'] = True
-    except ADError as exc:
-        if getattr(exc, 'kind', None) == 'bad_credentials':
+        ldap = client_options(params, found.domain)
+        ldap.update(server=server, server_name=None if params['domain_server'] else (found.dc_name or None),
+                    username=None, password=None)
+        ok, how = verify_secret(sam, found.secret, realm, server, run_command=runner, ldap=ldap)
+        result['connection'] = (dict(transport='kerberos', auth='kerberos', server=server, port=88) if how == 'kerberos'
+                                else dict(transport=None, auth='ntlm', server=server, port=None))
+        result['authenticated'] = ok
+        if not ok:
             result['msg'] = ('the secret in %s does not authenticate as %s against %s: the computer account is missing or '
                              'disabled, or its password changed since the package was made (a stale image; run the '
                              'provisioner and the requester again)' % (image_path, account, server))
             result['_status'] = STATUS_LOGON_FAILURE
-        else:
-            result['msg'] = 'pre-flight of %s against %s: %s' % (image_path, server, to_native(exc))
-            result['_status'] = STATUS_NO_SUCH_DOMAIN
-    finally:
-        client.close()
-        del password
+    except ADError as exc:
+        result['msg'] = 'pre-flight of %s against %s: %s' % (image_path, server, to_native(exc))
+        result['_status'] = STATUS_NO_SUCH_DOMAIN
     return result
 
 
@@ -287,12 +286,9 @@ def main():
             )),
             source=dict(type='str', default='auto', choices=['auto', 'registry', 'unattend']),
             domain=dict(type='str'),
-            domain_controller=dict(type='str'),
-            port=dict(type='int', default=636),
-            validate_certs=dict(type='bool', default=True),
-            ca_file=dict(type='path', aliases=['ca_cert']),
             timeout=dict(type='int', default=10),
             netsetup_log=dict(type='path'),
+            **CONNECTION_ARGUMENT_SPEC
         ),
         required_one_of=[('image', 'images')],
         mutually_exclusive=[('image', 'images'), ('images', 'image_index'), ('images', 'machine_name')],
@@ -303,15 +299,15 @@ def main():
                              % to_native(IMPORT_ERROR), authenticated=False)
     params = module.params
     log = None if module.check_mode else log_for(params['netsetup_log'], 'target', program='odj_verify_secret')
-    if params['ca_file'] and not os.path.isfile(params['ca_file']):
-        module.fail_json(msg='ca_file %s does not exist' % params['ca_file'], authenticated=False)
+    if params['ca_cert'] and not os.path.isfile(params['ca_cert']):
+        module.fail_json(msg='ca_cert %s does not exist' % params['ca_cert'], authenticated=False)
     if params['image'] is not None:
         result = _log(module, log, _verify(params, params, module_runner(module), log))
         msg = result.pop('msg', None)
         if msg:
             module.fail_json(msg=msg, changed=False, **result)
         module.exit_json(changed=False, **result)
-    # images are independent (each its own read and its own TLS connection and bind): a few at a time
+    # images are independent (each its own read and its own check): a few at a time
     runner = module_runner(module)
     with concurrent.futures.ThreadPoolExecutor(max_workers=BATCH_WORKERS) as pool:
         checked = list(pool.map(lambda entry: _verify(entry, params, runner, log), params['images']))

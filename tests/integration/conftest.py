@@ -16,19 +16,32 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dc'
 import samba_dc as _samba_dc  # noqa: E402  pylint: disable=wrong-import-position
 
 
-@pytest.fixture(scope='session')
-def samba_dc(tmp_path_factory):
-    """A running SambaDC (see samba_dc.SambaDC for its attributes)."""
+def _session_dc(tmp_path_factory, prefix, **kwargs):
+    """Start a DC with a realm of its own (a read-only DC of this session must not find another session's DC of
+    the same realm); yield it; stop it."""
     reason = _samba_dc.samba_available()
     if reason:
         pytest.skip(reason)
-    directory = tmp_path_factory.mktemp('samba-dc')
-    dc = _samba_dc.SambaDC(str(directory), realm='CORP.EXAMPLE.TEST', domain='CORP')
+    realm, netbios = _samba_dc.unique_realm(prefix)
+    dc = _samba_dc.SambaDC(str(tmp_path_factory.mktemp('dc-%s' % prefix.lower())), realm=realm, domain=netbios,
+                           **kwargs)
     dc.start()
     try:
         yield dc
     finally:
         dc.stop()
+
+
+@pytest.fixture(scope='session')
+def samba_dc(tmp_path_factory):
+    """A running SambaDC (see samba_dc.SambaDC for its attributes), with LDAPS."""
+    yield from _session_dc(tmp_path_factory, 'C')
+
+
+@pytest.fixture(scope='session')
+def hardened_dc(tmp_path_factory):
+    """A running SambaDC with no certificate and ``ldap server require strong auth = yes``."""
+    yield from _session_dc(tmp_path_factory, 'H', hardened=True)
 
 
 @pytest.fixture(scope='session')

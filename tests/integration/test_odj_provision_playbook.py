@@ -15,6 +15,7 @@ test holds for both, and both return the same result.
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -251,7 +252,8 @@ def test_dns_discovery(play):
 
 def test_wrong_password_and_unreachable(play):
     results = _results(play)
-    assert results['wrong']['failed'] and 'refused the credentials' in results['wrong']['msg']
+    assert results['wrong']['failed']
+    assert re.search(r'refused the (NTLM|Kerberos) credentials of ', results['wrong']['msg'])
     assert results['wrong']['error_kind'] == 'bad_credentials'
     assert results['unreachable']['failed'] and 'cannot reach the DC' in results['unreachable']['msg']
     assert results['unreachable']['error_kind'] == 'unreachable'

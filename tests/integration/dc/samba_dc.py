@@ -15,8 +15,20 @@ through a generated ``krb5.conf`` and a hosts file served by ``libnss-wrapper``
 Command line::
 
     python tests/integration/dc/samba_dc.py start --dir DIR [--realm R --domain D --ip 127.0.0.N --admin-password P]
+                                                          [--hardened]
     python tests/integration/dc/samba_dc.py env --dir DIR      # JSON: how to reach it
     python tests/integration/dc/samba_dc.py stop --dir DIR
+
+``--hardened`` / ``SambaDC(hardened=True)``: a DC configured like many
+production DCs: no certificate (``tls enabled = no``: no LDAPS, no StartTLS) and
+``ldap server require strong auth = yes`` (simple binds refused, SASL binds must
+sign and seal). Both are written into the generated smb.conf ``[global]``
+before samba starts (``samba-tool domain provision`` drops ``tls enabled``
+given as ``--option``).
+
+``unique_realm()`` gives a realm/NetBIOS pair no other throwaway DC on the host
+uses: a read-only DC looks for a writable DC of its realm and finds another
+test's DC when several with the same realm run at once.
 
 Python::
 
@@ -52,6 +64,13 @@ READY_PORTS = (88, 389, 445, 636)
 DISTRO_SERVICES = ('samba-ad-dc', 'smbd', 'nmbd', 'winbind')
 REGISTRY = os.path.join(tempfile.gettempdir(), 'winimage-samba-dc.d')
 STATE_FILE = 'dc.json'
+
+
+def unique_realm(prefix='T'):
+    """(realm, NetBIOS domain) unique on this host for this process and moment: T<pid><n>.EXAMPLE.TEST."""
+    unique_realm.count = getattr(unique_realm, 'count', 0) + 1
+    label = ('%s%d%s' % (prefix, os.getpid(), secrets.token_hex(2))).upper()[:15]
+    return '%s.EXAMPLE.TEST' % label, label
 
 
 class SambaDCError(RuntimeError):
@@ -235,8 +254,9 @@ class SambaDC:
     """
 
     def __init__(self, directory=None, realm='CORP.EXAMPLE.TEST', domain='CORP', ip=None,
-                 admin_password=None, hostname='dc1'):
+                 admin_password=None, hostname='dc1', hardened=False):
         self._own_dir = directory is None
+        self.hardened = hardened
         self.directory = os.path.abspath(directory or tempfile.mkdtemp(prefix='winimage-dc-'))
         self.realm = realm.upper()
         self.netbios = domain.upper()
@@ -274,6 +294,11 @@ class SambaDC:
     @property
     def hosts_file(self):
         return os.path.join(self.directory, 'hosts')
+
+    @property
+    def ca_file(self):
+        """PEM of the CA that signs the DC's LDAPS certificate (None on a hardened DC: it has no certificate)."""
+        return None if self.hardened else os.path.join(self.directory, 'private', 'tls', 'ca.pem')
 
     @property
     def state_file(self):
@@ -319,6 +344,7 @@ class SambaDC:
             'ldap_uri': 'ldap://%s' % self.ip, 'ldaps_uri': 'ldaps://%s' % self.ip,
             'krb5_conf': self.krb5_conf, 'smb_conf': self.smb_conf, 'client_conf': self.client_conf,
             'hosts_file': self.hosts_file, 'env': self.env, 'pid': self.pid, 'running': self.running,
+            'hardened': self.hardened, 'ca_file': self.ca_file,
         }
 
     # -- state ---------------------------------------------------------
@@ -336,11 +362,12 @@ class SambaDC:
         self.admin_password = state['admin_password']
         self.pid = state.get('pid')
         self.domain_sid = state.get('domain_sid')
+        self.hardened = state.get('hardened', False)
 
     def _save_state(self):
         data = {'realm': self.realm, 'netbios': self.netbios, 'dns_domain': self.dns_domain, 'ip': self.ip,
                 'hostname': self.hostname, 'admin_password': self.admin_password, 'pid': self.pid,
-                'domain_sid': self.domain_sid}
+                'domain_sid': self.domain_sid, 'hardened': self.hardened}
         tmp = self.state_file + '.tmp'
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as handle:
@@ -412,7 +439,7 @@ class SambaDC:
             # a throwaway DC: no fsync per LDB transaction (what Samba's own selftest does)
             'ldb:nosync': 'true',
             # as Windows DCs: SASL GSSAPI binds without sign/seal are fine inside TLS (ldap3 has no SASL layers)
-            'ldap server require strong auth': 'allow_sasl_over_tls',
+            'ldap server require strong auth': 'yes' if self.hardened else 'allow_sasl_over_tls',
         }
         command = [_which('samba-tool'), 'domain', 'provision', '--server-role=dc', '--use-rfc2307',
                    '--dns-backend=SAMBA_INTERNAL', '--realm=%s' % self.realm, '--domain=%s' % self.netbios,
@@ -429,7 +456,29 @@ class SambaDC:
         for line in output.splitlines():
             if 'DOMAIN SID:' in line:
                 self.domain_sid = line.split('DOMAIN SID:')[1].strip()
+        if self.hardened:
+            self._set_global({'tls enabled': 'no', 'ldap server require strong auth': 'yes'})
         self._write_client_files()
+
+    def _set_global(self, values):
+        """Set options in the [global] section of the generated smb.conf (replacing what provision wrote)."""
+        with open(self.smb_conf) as handle:
+            lines = handle.read().splitlines()
+        keys = {k.lower() for k in values}
+        out, in_global = [], False
+        for line in lines:
+            stripped = line.strip()
+            if stripped.startswith('['):
+                if in_global:
+                    out.extend('\t%s = %s' % item for item in values.items())
+                in_global = stripped.lower() == '[global]'
+            elif in_global and '=' in stripped and stripped.split('=', 1)[0].strip().lower() in keys:
+                continue
+            out.append(line)
+        if in_global:
+            out.extend('\t%s = %s' % item for item in values.items())
+        with open(self.smb_conf, 'w') as handle:
+            handle.write('\n'.join(out) + '\n')
 
     def _write_client_files(self):
         with open(self.hosts_file, 'w') as handle:
@@ -500,7 +549,7 @@ class SambaDC:
 
     def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
-        pending = list(READY_PORTS)
+        pending = [p for p in READY_PORTS if not (self.hardened and p == 636)]
         while True:
             if not _pid_alive(self.pid):
                 raise SambaDCError('samba exited during start-up; see %s:\n%s' % (self.log_dir, self.log_tail()))
@@ -520,10 +569,12 @@ class SambaDC:
             return False
 
     def _ldap_answers(self):
-        """An anonymous rootDSE read over LDAPS succeeds (ldap3 when importable, else a TLS handshake)."""
+        """An anonymous rootDSE read over LDAPS (hardened: plain LDAP) succeeds (ldap3, else a TLS handshake)."""
         try:
             import ldap3  # pylint: disable=import-outside-toplevel
         except ImportError:
+            if self.hardened:
+                return True
             import ssl  # pylint: disable=import-outside-toplevel
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
@@ -535,7 +586,8 @@ class SambaDC:
             except OSError:
                 return False
         try:
-            server = ldap3.Server(self.ip, port=636, use_ssl=True, get_info=ldap3.NONE, connect_timeout=2)
+            server = ldap3.Server(self.ip, port=389 if self.hardened else 636, use_ssl=not self.hardened,
+                                  get_info=ldap3.NONE, connect_timeout=2)
             conn = ldap3.Connection(server, auto_bind=True, receive_timeout=5)
             ok = conn.search('', '(objectClass=*)', search_scope=ldap3.BASE, attributes=['defaultNamingContext'])
             conn.unbind()
@@ -697,6 +749,8 @@ def _main(argv=None):
     start.add_argument('--hostname', default='dc1')
     start.add_argument('--admin-password', default=None, help='default: random (printed in the JSON)')
     start.add_argument('--timeout', type=int, default=120)
+    start.add_argument('--hardened', action='store_true',
+                       help='no certificate (tls enabled = no) and ldap server require strong auth = yes')
     for name in ('stop', 'env', 'status'):
         p = sub.add_parser(name)
         p.add_argument('--dir', required=True)
@@ -705,7 +759,7 @@ def _main(argv=None):
     if args.action == 'start':
         os.makedirs(directory, exist_ok=True)
         dc = SambaDC(directory, realm=args.realm, domain=args.domain, ip=args.ip,
-                     admin_password=args.admin_password, hostname=args.hostname)
+                     admin_password=args.admin_password, hostname=args.hostname, hardened=args.hardened)
         # Detach: the DC outlives this command; `stop --dir` ends it.
         dc.start(timeout=args.timeout)
         dc._process = None  # pylint: disable=protected-access
