@@ -81,6 +81,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._unattend im
     normalize_arch,
 )
 
+
 class InstallError(Exception):
     """The install failed; the image is as it was (message says why)."""
 
