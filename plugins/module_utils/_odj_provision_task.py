@@ -12,6 +12,8 @@ the returned result into its own output (censoring no_log values either way).
 
 from __future__ import annotations
 
+from ansible.module_utils.common.parameters import env_fallback
+
 from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
 from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
@@ -43,7 +45,7 @@ ARGUMENT_SPEC = dict(
     dest=dict(type='path'),
     package_format=dict(type='str', default='djoin_file', choices=['djoin_file', 'raw', 'base64']),
     return_package=dict(type='bool', default=False),
-    vault_password=dict(type='str', no_log=True),
+    vault_password=dict(type='str', no_log=True, fallback=(env_fallback, ['WINIMAGE_VAULT_PASSWORD'])),
     vault_id=dict(type='str'),
     netsetup_log=dict(type='path'),
     timeout=dict(type='int', default=15),

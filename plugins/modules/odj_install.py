@@ -110,6 +110,8 @@ options:
       - The Ansible Vault password of an encrypted package (O(package) file or O(data)), as
         M(winimage.provisioning.odj_provision) writes with its O(winimage.provisioning.odj_provision#module:vault_password).
       - The package is decrypted in memory only. Never logged.
+      - If not set, the environment variable E(WINIMAGE_VAULT_PASSWORD) is used (what the AWX credential type
+        C(winimage.provisioning package vault) injects).
     type: str
   lock_timeout:
     description:
@@ -390,7 +392,7 @@ counts:
   sample: {total: 3, changed: 2, unchanged: 0, failed: 1}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_native
 
 try:
@@ -488,6 +490,7 @@ def main():
         lock_timeout=dict(type='int', default=60),
         netsetup_log=dict(type='path'),
     )
+    spec['vault_password'] = dict(spec['vault_password'], fallback=(env_fallback, ['WINIMAGE_VAULT_PASSWORD']))
     module = AnsibleModule(
         argument_spec=spec,
         mutually_exclusive=[('package', 'data')] + [('installs', name) for name in SINGLE],
