@@ -61,7 +61,7 @@ _value:
       type: list
       elements: dict
     failed:
-      description: C(NAME: stage reason) for each machine that failed, at the first stage it failed.
+      description: "C(NAME: stage reason) for each machine that failed, at the first stage it failed."
       type: list
       elements: str
     counts:
