@@ -3,7 +3,8 @@
 
 odj_install decrypts a vault-encrypted package file with WINIMAGE_VAULT_PASSWORD when the task gives no
 vault_password, and the password appears nowhere in the -vvvv output; odj_provision's option validation (the
-same for the module and its in-process runner) takes the variable and censors it.
+same for the module and its in-process runner) takes the variable and censors it; the provisioner and
+requester roles run with nothing but the injected variables.
 """
 
 import os
@@ -74,3 +75,32 @@ def test_odj_provision_options_take_the_vault_password_from_the_environment(monk
     assert result.validated_parameters['vault_password'] == 'from-the-task'
     monkeypatch.delenv('WINIMAGE_VAULT_PASSWORD')
     assert validator.validate(dict(args)).validated_parameters['vault_password'] is None
+
+
+def test_roles_take_the_credentials_from_the_environment(samba_dc, tmp_path, collections_root):
+    """The provisioner and requester roles with nothing but the variables the AWX credential types inject."""
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'scripts', 'make-sample-image'), '--out', str(tmp_path / 'images'), '--count', '1'],
+        check=True, stdout=subprocess.DEVNULL)
+    image = str(tmp_path / 'images' / 'sample-01')
+    tasks = [
+        {'name': 'provisioner', 'ansible.builtin.include_role': {'name': 'winimage.provisioning.provisioner'},
+         'vars': {'provisioner_machines': ['ENVROLE1']}},
+        {'name': 'requester', 'ansible.builtin.include_role': {'name': 'winimage.provisioning.requester'},
+         'vars': {'requester_machines': [{'name': 'ENVROLE1', 'image': image}],
+                  'requester_use_provisioner_result': False}},
+        {'name': 'check', 'ansible.builtin.assert': {'that': [
+            "provisioner_results | map(attribute='status') | list == ['created']",
+            "requester_results | map(attribute='status') | list == ['installed']",
+            "requester_preflight_results | map(attribute='status') | list == ['ok']"]}},
+    ]
+    env = {'WINIMAGE_DOMAIN_SERVER': samba_dc.ip,
+           'WINIMAGE_DOMAIN_USERNAME': '%s@%s' % (samba_dc.admin_user, samba_dc.realm),
+           'WINIMAGE_DOMAIN_PASSWORD': samba_dc.admin_password,
+           'WINIMAGE_VAULT_PASSWORD': VAULT_PASSWORD}
+    book_vars = ['-e', 'odj_domain=%s' % samba_dc.dns_domain, '-e', 'odj_store_dir=%s' % (tmp_path / 'store'),
+                 '-e', '{"odj_validate_certs": false}']
+    rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=2, extra_env=env, extra_args=book_vars)
+    assert rc == 0, out[-4000:]
+    assert 'ENVROLE1.djoin.vault' in os.listdir(str(tmp_path / 'store'))
+    assert samba_dc.admin_password not in out and VAULT_PASSWORD not in out
