@@ -21,7 +21,7 @@ description:
   - O(stage=preflight) reads a result of M(winimage.provisioning.odj_verify_secret) (and optionally of
     M(winimage.provisioning.odj_image_info) in O(image_info)); statuses V(ok) (the secret in the image
     authenticates as C(NAME$)), V(failed) and V(skipped).
-  - Never copies a package or a password: only statuses, module messages and names.
+  - Never copies a package or a password, only statuses, module messages and names.
 author:
   - winimage.provisioning contributors (@winimage)
 options:

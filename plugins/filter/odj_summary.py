@@ -9,7 +9,7 @@ name: odj_summary
 short_description: What each stage of a rollout did to each machine, as a table and counts
 version_added: 0.1.0
 description:
-  - Takes the machine plan of P(winimage.provisioning.rollout#playbook) (one entry per machine with C(name),
+  - Takes the machine plan of the playbook C(winimage.provisioning.rollout) (one entry per machine with C(name),
     C(image), C(image_index), C(method), C(provisioner), C(requester) and C(target) host names) and the
     variables of those hosts, and returns one row per machine with the status each stage reported, the failures
     with their reasons, counts and the lines of a table.
