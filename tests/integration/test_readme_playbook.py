@@ -32,8 +32,8 @@ def _first_playbooks():
 
 def _site(text, samba_dc, work, name):
     """The user's own values in place of the README's examples."""
-    for old, new in (('dc1.corp.example.com', samba_dc.ip), ('odj-admin@corp.example.com',
-                                                              '%s@%s' % (samba_dc.admin_user, samba_dc.realm)),
+    account = '%s@%s' % (samba_dc.admin_user, samba_dc.realm)
+    for old, new in (('dc1.corp.example.com', samba_dc.ip), ('odj-admin@corp.example.com', account),
                      ('corp.example.com', samba_dc.dns_domain), ('/srv/odj/packages', str(work / 'store')),
                      ('/srv/images/kiosk01', str(work / 'images' / 'sample-01')), ('KIOSK01', name)):
         text = text.replace(old, new)
