@@ -199,7 +199,8 @@ def test_filters_render_from_the_installed_copy(installed, tmp_path):
 
 # Developer-only files stay out of what users install (galaxy.yml build_ignore).
 DEVELOPER_ONLY = ('tests/', 'scripts/', '.ci/', 'extensions/molecule/', 'changelogs/fragments/', 'context-src/')
-DEVELOPER_FILES = ('Makefile', 'requirements-dev.txt', 'constraints.txt', '.ansible-lint', '.gitignore')
+DEVELOPER_FILES = ('Makefile', 'requirements-dev.txt', 'constraints.txt', '.ansible-lint', '.gitignore',
+                   'execution-environment.yml')
 
 
 def test_tarball_has_the_licence_and_no_developer_files(installed):
