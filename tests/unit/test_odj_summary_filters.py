@@ -184,3 +184,44 @@ def test_summary_after_boot_and_table():
 def test_summary_rejects_what_is_not_a_plan():
     with pytest.raises(AnsibleFilterError, match='machine plan'):
         odj_summary('WS01', {})
+
+
+# ------------------------------------------------------------------ odj_plan
+
+from ansible_collections.winimage.provisioning.plugins.filter.odj_plan import FilterModule as PlanFilters  # noqa: E402
+
+odj_plan = PlanFilters().filters()['odj_plan']
+
+
+def test_plan_from_the_three_sources_in_order():
+    groups = {'provisioners': ['prov1', 'prov2'], 'requesters': ['req1'], 'targets': ['ws10.corp.example.test', 'kiosk']}
+    hostvars = {'ws10.corp.example.test': {'odj_image': '/i/ws10', 'odj_requester': 'req2'},
+                'kiosk': {'odj_machine_name': 'kiosk-7', 'odj_image': '/i/fleet.wim', 'odj_image_index': '3',
+                          'odj_method': 'unattend', 'odj_provisioner': 'prov2'}}
+    plan = odj_plan(['ws01', {'name': 'ws02', 'image': '/i/ws02', 'image_index': 2, 'method': 'unattend',
+                              'requester': 'req9'}],
+                    hostvars, groups, names='ws03\n  ws04 \n\n', images='/i/fleet.wim#1\n/i/ws04\n')
+    assert [p['name'] for p in plan] == ['WS01', 'WS02', 'WS03', 'WS04', 'WS10', 'KIOSK-7']
+    assert plan[0] == {'name': 'WS01', 'image': '', 'image_index': None, 'method': None, 'provisioner': 'prov1',
+                       'requester': 'req1', 'target': None}
+    assert (plan[1]['image_index'], plan[1]['method'], plan[1]['requester']) == (2, 'unattend', 'req9')
+    assert (plan[2]['image'], plan[2]['image_index']) == ('/i/fleet.wim', '1')
+    assert (plan[3]['image'], plan[3]['image_index']) == ('/i/ws04', None)
+    assert (plan[4]['target'], plan[4]['requester'], plan[4]['image']) == ('ws10.corp.example.test', 'req2', '/i/ws10')
+    assert (plan[5]['provisioner'], plan[5]['image_index'], plan[5]['method']) == ('prov2', '3', 'unattend')
+
+
+def test_plan_survey_image_pattern_and_missing_images():
+    plan = odj_plan([], names=['ws01', 'ws02'], images=['/images/{name}'])
+    assert [(p['name'], p['image']) for p in plan] == [('WS01', '/images/ws01'), ('WS02', '/images/ws02')]
+    plan = odj_plan(None, names='ws01\nws02', images='/images/ws01')
+    assert [p['image'] for p in plan] == ['/images/ws01', '']  # the playbook refuses the machine without an image
+    assert [p['provisioner'] for p in plan] == ['localhost', 'localhost']
+    assert odj_plan([], names='a', images='/x', provisioner='p9', requester='r9')[0]['requester'] == 'r9'
+
+
+def test_plan_bad_input_is_named():
+    with pytest.raises(AnsibleFilterError, match='list of names or dicts'):
+        odj_plan('ws01')
+    with pytest.raises(AnsibleFilterError, match='without a name'):
+        odj_plan([{'image': '/x'}])
