@@ -40,6 +40,7 @@ import tempfile
 import threading
 import uuid
 
+from ansible_collections.winimage.provisioning.plugins.module_utils._options import env
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC
 from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import (
     DEFAULT_WINDOW, SASL_BIND_IN_PROGRESS, Pipeline, Wire)
@@ -1224,9 +1225,7 @@ def _clean(text):
 
 
 # -- options of every module that talks to a DC (odj_provision, odj_verify_secret) ---------------------
-def _env(*names):
-    from ansible.module_utils.common.parameters import env_fallback  # pylint: disable=import-outside-toplevel
-    return (env_fallback, list(names))
+_env = env
 
 
 CONNECTION_ARGUMENT_SPEC = dict(

@@ -12,6 +12,7 @@ the returned result into its own output (censoring no_log values either way).
 
 from __future__ import annotations
 
+
 from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
 from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (

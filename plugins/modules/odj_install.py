@@ -116,6 +116,8 @@ options:
       - The Ansible Vault password of an encrypted package (O(package) file or O(data)), as
         M(winimage.provisioning.odj_provision) writes with its O(winimage.provisioning.odj_provision#module:vault_password).
       - The package is decrypted in memory only. Never logged.
+      - If not set, the environment variable E(WINIMAGE_VAULT_PASSWORD) is used (what the AWX credential type
+        C(winimage.provisioning package vault) injects).
     type: str
   lock_timeout:
     description:
@@ -410,6 +412,8 @@ counts:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.winimage.provisioning.plugins.module_utils._options import env
+
 try:
     from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
     from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import (
@@ -505,6 +509,7 @@ def main():
         lock_timeout=dict(type='int', default=60),
         netsetup_log=dict(type='path'),
     )
+    spec['vault_password'] = dict(spec['vault_password'], fallback=env('WINIMAGE_VAULT_PASSWORD'))
     module = AnsibleModule(
         argument_spec=spec,
         mutually_exclusive=[('package', 'data')] + [('installs', name) for name in SINGLE],

@@ -160,6 +160,8 @@ options:
       - If not set, the environment variable E(WINIMAGE_VAULT_PASSWORD) is used.
       - Read them back with C(ansible-vault), P(ansible.builtin.copy#module) (decrypts by default) or the
         P(ansible.builtin.unvault#lookup) lookup.
+      - If not set, the environment variable E(WINIMAGE_VAULT_PASSWORD) is used (what the AWX credential type
+        C(winimage.provisioning package vault) injects).
     type: str
   vault_id:
     description:

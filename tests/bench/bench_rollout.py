@@ -107,7 +107,7 @@ def main():
             'odj_domain_username': '%s@%s' % (dc.admin_user, dc.dns_domain), 'odj_domain_password': dc.admin_password,
             'odj_vault_password': os.urandom(12).hex(), 'odj_validate_certs': False,
             'odj_summary_file': os.path.join(work, 'summary.json'),
-            'target_preflight_image_info': args.image_info,
+            'requester_preflight_image_info': args.image_info,
             'odj_machines': [{'name': 'PB%03d' % (i + 1), 'image': path, 'requester': 'requester%d' % (i % args.requesters + 1)}
                              for i, path in enumerate(pb_images)]}))
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=coll, ANSIBLE_NOCOLOR='1', ANSIBLE_FORKS=str(args.forks),

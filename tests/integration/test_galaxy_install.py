@@ -195,3 +195,123 @@ def test_filters_render_from_the_installed_copy(installed, tmp_path):
         doc = docs[name]['doc']
         assert os.path.realpath(doc['filename']).startswith(os.path.realpath(dest) + os.sep), doc['filename']
         assert doc.get('version_added') is not None and docs[name].get('examples'), '%s: no version_added or EXAMPLES' % name
+
+
+# Developer-only files stay out of what users install (galaxy.yml build_ignore).
+DEVELOPER_ONLY = ('tests/', 'scripts/', '.ci/', 'extensions/molecule/', 'changelogs/fragments/', 'context-src/')
+DEVELOPER_FILES = ('Makefile', 'requirements-dev.txt', 'constraints.txt', '.ansible-lint', '.gitignore',
+                   'execution-environment.yml')
+
+
+def test_tarball_has_the_licence_and_no_developer_files(installed):
+    _coll_path, dest, _env, tarball = installed
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+        licence = tar.extractfile('LICENSE').read().decode('utf-8')
+        files = json.loads(tar.extractfile('FILES.json').read().decode('utf-8'))['files']
+    # the GPL version 3 text itself, as the file headers (GPL-3.0-or-later) promise
+    assert 'GNU GENERAL PUBLIC LICENSE' in licence and 'Version 3, 29 June 2007' in licence
+    assert 'TERMS AND CONDITIONS' in licence and len(licence) > 30000
+    assert os.path.isfile(os.path.join(dest, 'LICENSE'))
+    shipped = [n for n in names if not n.endswith('/')]
+    for prefix in DEVELOPER_ONLY:
+        assert not [n for n in shipped if n.startswith(prefix)], '%s is in the tarball' % prefix
+    for name in DEVELOPER_FILES:
+        assert name not in shipped, '%s is in the tarball' % name
+    assert not [f['name'] for f in files if f['name'].startswith(('tests', 'scripts'))]
+    # what users and execution environments need is there
+    for needed in ('README.md', 'requirements.txt', 'bindep.txt', 'meta/runtime.yml', 'meta/execution-environment.yml',
+                   'extensions/awx/credential_types.json', 'playbooks/rollout.yml', 'roles/requester/tasks/preflight.yml',
+                   'plugins/filter/odj_summary.py'):
+        assert needed in names, '%s is missing from the tarball' % needed
+
+
+def test_manifest_has_no_placeholder_urls(installed):
+    _coll_path, _dest, _env, tarball = installed
+    with tarfile.open(tarball) as tar:
+        info = json.loads(tar.extractfile('MANIFEST.json').read().decode('utf-8'))['collection_info']
+    for key in ('repository', 'documentation', 'homepage', 'issues'):
+        value = info.get(key)
+        assert value is None or ('example.' not in value and value.startswith('https://')), '%s: %r' % (key, value)
+
+
+def test_action_groups_work_with_module_defaults_from_the_installed_copy(installed, tmp_path):
+    """module_defaults: group/winimage.provisioning.ad_connection reaches odj_verify_secret (an option only set
+    there, and the group's failure naming it, prove it); group/...odj reaches odj_image_info."""
+    coll_path, _dest, env, _tarball = installed
+    image = tmp_path / 'not-an-image'
+    image.mkdir()
+    play = [{'hosts': 'localhost', 'gather_facts': False,
+             'module_defaults': {
+                 'group/%s.ad_connection' % FQ: {'timeout': 'not-a-number'},
+                 'group/%s.odj' % FQ: {}},
+             'tasks': [
+                 {'name': 'verify', '%s.odj_verify_secret' % FQ: {'image': str(image)},
+                  'register': 'verify', 'ignore_errors': True},
+                 {'name': 'info', '%s.odj_image_info' % FQ: {'image': str(image)}, 'register': 'info',
+                  'ignore_errors': True},
+                 {'name': 'check', 'ansible.builtin.assert': {'that': [
+                     'verify is failed', "'timeout' in verify.msg", "'not-a-number' in verify.msg",
+                     "'timeout' not in (info.msg | default(''))"]}}]}]
+    book = tmp_path / 'defaults.yml'
+    book.write_text(yaml.safe_dump(play, sort_keys=False))
+    run_env = dict(env, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+    _run([_tool('ansible-playbook'), '-i', 'localhost,', '-c', 'local', str(book)], run_env, cwd=str(tmp_path))
+
+
+# execution-environment.yml: no version of its own, and no image without the collection.
+
+def _ee_copy(tmp_path):
+    """The EE file with what it references, in a scratch folder (ansible-builder resolves paths beside it)."""
+    work = tmp_path / 'ee'
+    work.mkdir()
+    for name in ('execution-environment.yml', 'requirements.txt', 'bindep.txt', 'galaxy.yml'):
+        with open(os.path.join(REPO, name), 'rb') as src:
+            (work / name).write_bytes(src.read())
+    return work
+
+
+def test_execution_environment_fails_loudly_without_the_collection(tmp_path):
+    work = _ee_copy(tmp_path)
+    ee_text = (work / 'execution-environment.yml').read_text()
+    version = yaml.safe_load((work / 'galaxy.yml').read_text())['version']
+    assert version not in ee_text.replace('ansible-core==', ''), 'the EE file repeats the collection version'
+    proc = subprocess.run([_tool('ansible-builder'), 'create', '-f', 'execution-environment.yml', '-c', 'context'],
+                          cwd=str(work), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=300, check=False)
+    assert proc.returncode != 0, proc.stdout
+    assert 'context-src/requirements.yml does not exist' in proc.stdout, proc.stdout
+    assert 'Complete!' not in proc.stdout
+
+
+def test_execution_environment_context_takes_the_version_from_galaxy_yml(tmp_path):
+    """scripts/ee-context builds the tarball and the requirements naming it; ansible-builder then completes."""
+    work = tmp_path / 'checkout'
+    # a copy of the checkout (git's tracked files plus the working tree changes), so context-src lands there
+    files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'], cwd=REPO, stdout=subprocess.PIPE,
+                           universal_newlines=True, check=True).stdout.split('\n')
+    for name in filter(None, files):
+        src = os.path.join(REPO, name)
+        if os.path.isfile(src):
+            dst = work / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with open(src, 'rb') as handle:
+                dst.write_bytes(handle.read())
+            os.chmod(str(dst), os.stat(src).st_mode & 0o777)
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    built = subprocess.run([str(work / 'scripts' / 'ee-context')], cwd=str(work), env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=600, check=False)
+    assert built.returncode == 0, built.stdout
+    version = yaml.safe_load((work / 'galaxy.yml').read_text())['version']
+    assert built.stdout.strip().splitlines()[-1] == version
+    requirements = yaml.safe_load((work / 'context-src' / 'requirements.yml').read_text())
+    assert requirements['collections'] == [
+        {'name': '/build/collections/%s-%s-%s.tar.gz' % (NAMESPACE, NAME, version), 'type': 'file'}]
+    proc = subprocess.run([_tool('ansible-builder'), 'create', '-f', 'execution-environment.yml', '-c', 'context'],
+                          cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=300, check=False)
+    assert proc.returncode == 0 and 'Complete!' in proc.stdout, proc.stdout
+    build = work / 'context' / '_build'
+    assert (build / 'collections' / ('%s-%s-%s.tar.gz' % (NAMESPACE, NAME, version))).is_file()
+    assert yaml.safe_load((build / 'requirements.yml').read_text()) == requirements

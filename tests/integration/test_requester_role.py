@@ -36,11 +36,17 @@ PLAYBOOK = r'''
         requester_use_provisioner_result: false
         requester_vault_password: "{{ vault_password }}"
         requester_machines: "{{ machines }}"
+        requester_validate_certs: false
   post_tasks:
     - name: results for the test
       ansible.builtin.copy:
         content: "{{ requester_results | to_json }}"
         dest: "{{ work }}/results-{{ run }}.json"
+        mode: "0600"
+    - name: pre-flight results for the test
+      ansible.builtin.copy:
+        content: "{{ requester_preflight_results | to_json }}"
+        dest: "{{ work }}/preflight-{{ run }}.json"
         mode: "0600"
 '''
 
@@ -108,6 +114,10 @@ def test_requester_role_from_stores(samba_dc, tmp_path, collections_root):
     slurp = slurp.split('TASK [', 1)[0]
     assert slurp.count('(item=') == 1 and '[req -> store]' in slurp, slurp  # one item, read on the store host
     assert rc == 0  # requester_fail_fast is off: failures are reported per machine
+    # the role pre-flights what it installed: the secret now in each image authenticates as NAME$ against the DC
+    preflight = {r['name']: r for r in json.loads((work / 'preflight-first.json').read_text())}
+    assert {n: r['status'] for n, r in preflight.items()} == {'RQROLE01': 'ok', 'RQROLE02': 'ok', 'RQROLE03': 'skipped'}, preflight
+    assert preflight['RQROLE01']['account'].upper().endswith('RQROLE01$'), preflight
 
     rc, out2, again = _play(work, collections_root, 'second')
     assert {r['name']: r['status'] for r in again} == {'RQROLE01': 'unchanged', 'RQROLE02': 'unchanged',

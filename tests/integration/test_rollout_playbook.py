@@ -94,3 +94,22 @@ def test_rollout_end_to_end_no_secret_and_rerun(samba_dc, tmp_path, collections_
     for name in ('ROLL01', 'ROLL02', 'ROLL03'):
         assert (rows[name]['provisioned'], rows[name]['installed'], rows[name]['preflight']) == ('unchanged', 'unchanged', 'ok')
     assert all(secret not in out for secret in secrets)
+
+    # Third run, a relaunch with an empty store and reuse_account: the accounts exist, each is reset and
+    # re-provisioned, and the summary counts every one of them as provisioned (statuses such as reused included).
+    for name in os.listdir(str(store)):
+        os.remove(str(store / name))
+    with open(str(tmp_path / 'vars.json')) as handle:
+        extra = json.load(handle)
+    extra['odj_reuse_account'] = True
+    extra['odj_machines'] = extra['odj_machines'][:3]
+    _write_private(tmp_path / 'vars.json', extra)
+    rc, out, summary = _run(tmp_path, collections_root, 'third')
+    assert rc == 0, out[-3000:]
+    rows = dict((row['name'], row) for row in summary['machines'])
+    assert sorted(rows) == ['ROLL01', 'ROLL02', 'ROLL03']
+    for name in rows:
+        assert rows[name]['provisioned'] not in ('failed', 'no result', 'unchanged'), rows[name]
+        assert (rows[name]['installed'], rows[name]['preflight']) == ('installed', 'ok'), rows[name]
+    assert summary['counts'] == {'machines': 3, 'provisioned': 3, 'installed': 3, 'verified': 3, 'failed': 0}
+    assert 'machines 3, provisioned 3, installed 3, verified 3, failed 0' in out

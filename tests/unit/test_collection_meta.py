@@ -7,6 +7,7 @@ Files are discovered at test time, so modules added later are covered too.
 """
 
 import ast
+import json
 import os
 import re
 
@@ -103,6 +104,93 @@ def test_galaxy_build_ignores_local_state():
 def test_runtime_requires_ansible():
     runtime = _load_yaml('meta', 'runtime.yml')
     assert runtime['requires_ansible'] == '>=2.18.0'
+
+
+def test_galaxy_has_no_placeholder_urls_and_ignores_developer_files():
+    galaxy = _load_yaml('galaxy.yml')
+    for key in ('repository', 'documentation', 'homepage', 'issues'):
+        value = galaxy.get(key)
+        assert value is None or (value.startswith('https://') and '.invalid' not in value and 'example.' not in value), key
+    ignore = galaxy.get('build_ignore') or []
+    for entry in ('tests', 'scripts', '.ci', 'Makefile', 'requirements-dev.txt', 'constraints.txt', 'extensions/molecule'):
+        assert entry in ignore, '%s is not in galaxy.yml build_ignore' % entry
+    # what an execution environment reads from the installed collection must ship
+    for needed in ('requirements.txt', 'bindep.txt', 'meta', 'LICENSE', 'extensions/awx', 'roles', 'playbooks'):
+        assert needed not in ignore
+    with open(os.path.join(REPO, 'LICENSE'), encoding='utf-8') as handle:
+        assert 'Version 3, 29 June 2007' in handle.read(200)
+
+
+def test_action_groups_name_every_module():
+    """group odj = every module of the collection; group ad_connection = the modules that talk to a DC."""
+    groups = _load_yaml('meta', 'runtime.yml')['action_groups']
+    modules = {name for name, _path in _module_docs()}
+    assert modules <= set(groups['odj']), 'modules missing from action_groups.odj: %s' % sorted(modules - set(groups['odj']))
+    assert set(groups['ad_connection']) == {'odj_provision', 'odj_verify_secret'}
+    assert set(groups['ad_connection']) <= set(groups['odj'])
+
+
+def _requirements(name):
+    with open(os.path.join(REPO, name), encoding='utf-8') as handle:
+        lines = [line.split('#', 1)[0].strip() for line in handle]
+    return [line for line in lines if line and not line.startswith('-')]
+
+
+def test_requirements_are_ranges_and_constraints_pin_each_one():
+    ranges = dict((re.split(r'[<>=!~;\[ ]', line, 1)[0].lower(), line) for line in _requirements('requirements.txt'))
+    pins = dict(line.lower().split('==', 1) for line in _requirements('constraints.txt'))
+    for name, line in sorted(ranges.items()):
+        assert '==' not in line, 'requirements.txt pins %s exactly: %s (pins go to constraints.txt)' % (name, line)
+        assert '>=' in line, 'requirements.txt: %s has no lower bound' % name
+        assert name in pins, 'constraints.txt has no tested pin for %s' % name
+        from packaging.specifiers import SpecifierSet
+        spec = SpecifierSet(line[len(name):].split(';')[0].strip())
+        assert pins[name] in spec, 'the tested %s==%s is outside requirements.txt %s' % (name, pins[name], spec)
+    with open(os.path.join(REPO, 'scripts', 'setup'), encoding='utf-8') as handle:
+        assert '-c constraints.txt' in handle.read(), 'scripts/setup does not install with the tested pins'
+
+
+# Environment variables an AWX credential type may inject (NAMES.md): each is the fallback of a module option.
+WINIMAGE_ENV = {'WINIMAGE_DOMAIN_SERVER', 'WINIMAGE_DOMAIN_USERNAME', 'WINIMAGE_DOMAIN_PASSWORD', 'WINIMAGE_AUTH_PROTOCOL',
+                'WINIMAGE_TLS_MODE', 'WINIMAGE_CERT_VALIDATION', 'WINIMAGE_CA_CERT', 'WINIMAGE_KEYTAB',
+                'WINIMAGE_VAULT_PASSWORD'}
+
+
+def test_awx_credential_types_inject_the_environment_the_modules_read():
+    with open(os.path.join(REPO, 'extensions', 'awx', 'credential_types.json'), encoding='utf-8') as handle:
+        types = json.load(handle)['credential_types']
+    injected = set()
+    for ctype in types:
+        fields = dict((f['id'], f) for f in ctype['inputs']['fields'])
+        assert set(ctype['inputs'].get('required', [])) <= set(fields), ctype['name']
+        env = ctype['injectors'].get('env') or {}
+        assert env, '%s injects no environment variable' % ctype['name']
+        assert not ctype['injectors'].get('extra_vars'), '%s: extra_vars would outrank task options' % ctype['name']
+        for var, template in env.items():
+            assert var in WINIMAGE_ENV, '%s injects %s, which no module option reads' % (ctype['name'], var)
+            used = set(re.findall(r'{{\s*(\w+)\s*}}', template)) | set(re.findall(r'{%\s*if\s+(\w+)', template))
+            assert used and used <= set(fields) | {'tower'}, '%s: %s uses %s' % (ctype['name'], var, sorted(used))
+        for field in fields.values():
+            if re.search('password|secret', field['id']):
+                assert field.get('secret') is True, '%s: %s is not secret' % (ctype['name'], field['id'])
+            if 'choices' in field:
+                assert field.get('default') in field['choices'], field['id']
+        injected |= set(env)
+    assert {'WINIMAGE_DOMAIN_USERNAME', 'WINIMAGE_DOMAIN_PASSWORD', 'WINIMAGE_VAULT_PASSWORD'} <= injected
+    # the roles read every injected variable when their own variables are not given
+    defaults = ''
+    for role in ('provisioner', 'requester'):
+        with open(os.path.join(REPO, 'roles', role, 'defaults', 'main.yml'), encoding='utf-8') as handle:
+            defaults += handle.read()
+    for var in injected:
+        assert "lookup('ansible.builtin.env', '%s')" % var in defaults, 'no role default reads %s' % var
+
+
+@pytest.mark.parametrize('name', ['odj_provision', 'odj_install'])
+def test_vault_password_falls_back_to_the_environment(name):
+    path = dict(MODULES)[name]
+    doc, _blocks = _module_doc(path)
+    assert 'WINIMAGE_VAULT_PASSWORD' in ' '.join(doc['options']['vault_password']['description'])
 
 
 def test_changelog_config_matches_collection():
