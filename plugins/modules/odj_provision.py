@@ -355,7 +355,10 @@ machines:
       type: str
       sample: /srv/odj/packages/WS0101.djoin
     password_verified:
-      description: V(true) when the password in an existing package was tried and works, V(false) when it did not.
+      description:
+        - V(true) when the password of the machine's package works: an existing package's was tried, or a new
+          package's right after the account was created or reset.
+        - V(false) when it does not; a new package whose password someone else changed meanwhile fails the machine.
       type: bool
     package:
       description: The package as one line of base64 (only with O(return_package=true)). Holds the machine password.
