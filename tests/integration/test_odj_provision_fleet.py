@@ -248,3 +248,39 @@ def test_playbook_prints_progress_while_it_runs_and_no_long_line(samba_dc, tmp_p
     assert max(progress) < result[0]  # printed while the task ran, before its result
     assert lines[progress[-1]].endswith(' 60/60 done, 0 failed')
     assert max(len(line) for line in lines) < 2000  # -v shows the batch's result indented, not as one line
+
+
+def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, collections_root):
+    """The AWX relaunch: the provisioner role again, a new empty store; one machine joined in between."""
+    import json
+    from playbook import run_playbook
+
+    def role_run(store, name):
+        results = tmp_path / ('%s.json' % name)
+        tasks = [
+            {'name': 'provisioner', 'ansible.builtin.include_role': {'name': 'winimage.provisioning.provisioner'},
+             'vars': {'odj_domain': samba_dc.dns_domain, 'odj_domain_controller': samba_dc.ip,
+                      'odj_validate_certs': False,
+                      'odj_domain_username': '%s@%s' % (samba_dc.admin_user, samba_dc.realm),
+                      'odj_domain_password': samba_dc.admin_password, 'odj_vault_password': 'vault-%s' % name,
+                      'odj_store_dir': str(tmp_path / store), 'provisioner_machines': ['ROLERL01', 'ROLERL02']}},
+            {'name': 'keep the results', 'ansible.builtin.copy': {
+                'content': '{{ provisioner_results | to_json }}', 'dest': str(results), 'mode': '0600'}},
+        ]
+        rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=1)
+        assert rc == 0, out[-3000:]
+        return {item['name']: item for item in json.loads(results.read_text())}, out
+
+    first, _out = role_run('job1', 'first')
+    assert {n: first[n]['status'] for n in first} == {'ROLERL01': 'created', 'ROLERL02': 'created'}
+    from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+    with open(str(tmp_path / 'job1' / 'ROLERL02.djoin.vault'), 'rb') as handle:
+        joined = decode(_vault.decrypt(handle.read(), 'vault-first')).win7.machine_password
+    _join(samba_dc, 'ROLERL02')
+    again, _out = role_run('job2', 'again')
+    assert again['ROLERL01']['status'] == 'reused'
+    refused = again['ROLERL02']
+    assert refused['status'] == 'failed' and refused['msg'].startswith('conflict: ')
+    assert 'ROLERL02$' in refused['msg'] and 'in use' in refused['msg'] and 'reset_accounts_in_use' in refused['msg']
+    assert kinit_ok(samba_dc, 'ROLERL02', joined, tmp_path)
