@@ -19,7 +19,6 @@ import threading
 import time
 
 import ldap3
-import pytest
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
@@ -209,40 +208,18 @@ def test_small_batches_do_not_report_progress(samba_dc, tmp_path):
     assert seen == []
 
 
-@pytest.mark.parametrize('verbosity', ['-v'])
-def test_playbook_prints_progress_while_it_runs_and_no_long_line(samba_dc, tmp_path, collections_root, verbosity):
-    import json
-    import subprocess
-    import sys
-    playbook = tmp_path / 'site.yml'
-    playbook.write_text('''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: sixty machines
-      winimage.provisioning.odj_provision:
-        domain: "{{ dc.dns_domain }}"
-        domain_controller: "{{ dc.ip }}"
-        validate_certs: false
-        domain_username: "{{ dc.admin_user }}@{{ dc.realm }}"
-        domain_password: "{{ dc.admin_password }}"
-        netsetup_log: "{{ work }}/netsetup.log"
-        machines: "{{ range(60) | map('string') | map('regex_replace', '^', 'PLAYPROG') | list }}"
-        dest: "{{ work }}/pkgs"
-''')
-    (tmp_path / 'vars.json').write_text(json.dumps({'dc': samba_dc.info(), 'work': str(tmp_path)}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root, ANSIBLE_NOCOLOR='1',
-               ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0',
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), verbosity, '-i', 'localhost,',
-               '-c', 'local', '-e', '@%s' % (tmp_path / 'vars.json'), str(playbook)]
-    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path),
-                          check=False, timeout=600)
-    output = proc.stdout.decode('utf-8', 'replace')
-    assert proc.returncode == 0, output[-3000:]
+def test_playbook_prints_progress_while_it_runs_and_no_long_line(samba_dc, tmp_path, collections_root):
+    from playbook import run_playbook
+    tasks = [{'name': 'sixty machines', 'winimage.provisioning.odj_provision': {
+        'domain': samba_dc.dns_domain, 'domain_controller': samba_dc.ip, 'validate_certs': False,
+        'domain_username': '%s@%s' % (samba_dc.admin_user, samba_dc.realm),
+        'domain_password': samba_dc.admin_password, 'netsetup_log': str(tmp_path / 'netsetup.log'),
+        'machines': ['PLAYPROG%02d' % i for i in range(60)], 'dest': str(tmp_path / 'pkgs')}}]
+    rc, output = run_playbook(collections_root, tmp_path, tasks, verbosity=1)
+    assert rc == 0, output[-3000:]
     lines = output.splitlines()
-    progress = [i for i, line in enumerate(lines) if re.match(r'odj_provision \[localhost\]: \d+/60 done, 0 failed$',
-                                                              line)]
+    progress = [i for i, line in enumerate(lines)
+                if re.match(r'odj_provision \[localhost\]: \d+/60 done, 0 failed$', line)]
     result = [i for i, line in enumerate(lines) if line.startswith('changed: [localhost]')]
     assert len(progress) >= 5 and len(result) == 1
     assert max(progress) < result[0]  # printed while the task ran, before its result
