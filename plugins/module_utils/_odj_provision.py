@@ -8,19 +8,27 @@ over one ADClient connection:
 
 1. validate every name (NetBIOS: at most 15 characters; DNS: letters, digits,
    hyphens, not only digits, no leading/trailing hyphen);
-2. one LDAP search finds the accounts that exist already;
-3. per machine, decide: ``unchanged`` (its package file exists and the password
-   in it still authenticates as the account), ``created`` (no account),
-   ``reused`` (account exists and O(reuse_account), or the account is the one an
-   earlier run made - its stale package or the pending marker names it: new
-   password), ``conflict`` (exists, not ours, no O(reuse_account)), ``invalid``;
-   in check mode the same as ``would_create`` / ``would_reuse`` / ``conflict`` /
-   ``unchanged`` without any write (and without trying passwords: a bind is a logon
-   the DC records);
+2. take the store lock (``<dest>/.odj_provision.lock``), then one LDAP search finds
+   the accounts that exist already: a run that waited for another sees what it made;
+3. per machine, ``decide()`` (a pure function of the account, what the store holds and
+   the options): ``unchanged`` (its package file exists and the password in it still
+   authenticates as the account), ``created`` (no account), ``reused`` (new password:
+   the account is one this collection made - its ``description`` says so - that no
+   machine has used yet, or the store's stale package or pending marker names it, or
+   O(reuse_account)), ``conflict`` (a machine uses the account - ``operatingSystem``,
+   a later logon - and no O(reset_accounts_in_use); or not ours and no
+   O(reuse_account)), ``invalid``; in check mode the same as ``would_create`` /
+   ``would_reuse`` / ``conflict`` / ``unchanged`` without any write (and without
+   trying passwords: a bind is a logon the DC records);
 4. build the package with the codec from what the DC itself says (LDAP ping:
    DC flags, forest, DC name, sites; domain SID and GUID; the account's RID/SID);
 5. write it 0600 atomically (djoin file, raw or base64 form, optionally Ansible
-   Vault encrypted) and/or return it.
+   Vault encrypted) and/or return it;
+6. try each new password once more (Kerberos, while the other writes go on): a
+   machine whose password someone else changed meanwhile fails, its package removed.
+
+Each machine is reported to ``on_done`` as its outcome is final (the task writes its
+NetSetup log line and counts progress there).
 
 A batch never stops at one bad machine; connection-level failures stop the
 rest (they would fail the same way). Accounts about to be created (or reset) are
