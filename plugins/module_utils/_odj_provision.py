@@ -366,7 +366,8 @@ class Provisioner(object):
         self.reuse_account = reuse_account
         self.reset_accounts_in_use = reset_accounts_in_use
         self.lock_timeout = lock_timeout
-        # on_done(machine): called (in this thread) as each machine's outcome is final, in the order they finish
+        # on_done(machine, count): called (in this thread) as each machine's outcome is final, in the order they
+        # finish; count is the number of machines in the batch (the names given, duplicates once)
         self.on_done = on_done
         self.dest_created = False
         self.use_default_password = use_default_password
@@ -396,6 +397,7 @@ class Provisioner(object):
         self._found = {}
         self._checked = {}
         self._reported = set()
+        self._batch_size = 0
         self._verifying = []
         self._to_check = []
         self._verify_pool = None
@@ -579,6 +581,7 @@ class Provisioner(object):
                 continue
             seen.add(machine.name)
             machines.append(machine)
+        self._batch_size = len(machines)
         self.prepare()
         valid = [m for m in machines if m.status is None]
         for machine in machines:
@@ -618,7 +621,7 @@ class Provisioner(object):
         self._reported.add(id(machine))
         self._name_error(machine)
         if self.on_done is not None:
-            self.on_done(machine)
+            self.on_done(machine, self._batch_size)
 
     def _name_error(self, machine):
         """Windows error name and number of a failure (error_namer), prefixed to its message."""

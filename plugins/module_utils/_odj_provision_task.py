@@ -138,16 +138,18 @@ def execute(params, check_mode, diff, run_command, warn, progress=None):
     client = None
     machines = []
     log_warnings = []
-    tracker = Progress(len(params['machines']), progress)
+    tracker = {}
 
-    def on_done(machine):
+    def on_done(machine, count):
         item = machine.result(with_package=params['return_package'])
         if log is not None and item.get('package'):
             log.register_secret(item['package'])  # returned packages never reach the log either
         for warning in log_machines(log, [item], asked):
             if warning not in log_warnings:
                 log_warnings.append(warning)
-        tracker.finished(machine.status in STATUS_FAILED)
+        if not tracker:
+            tracker['progress'] = Progress(count, progress)
+        tracker['progress'].finished(machine.status in STATUS_FAILED)
 
     try:
         client = connect(params, run_command)

@@ -184,7 +184,7 @@ def test_dest_is_created_0700_and_check_mode_says_it_would_be(samba_dc, tmp_path
 
 def test_a_batch_reports_progress_and_logs_each_machine_as_it_finishes(samba_dc, tmp_path):
     log = tmp_path / 'netsetup.log'
-    names = ['PROG%02d' % i for i in range(60)]
+    names = ['PROG%02d' % i for i in range(60)] + ['prog07', 'PROG11']  # duplicates count once
     seen = []
 
     def progress(text):
