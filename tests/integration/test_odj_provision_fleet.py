@@ -261,3 +261,23 @@ def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, colle
     assert refused['status'] == 'failed' and refused['msg'].startswith('conflict: ')
     assert 'ROLERL02$' in refused['msg'] and 'in use' in refused['msg'] and 'reset_accounts_in_use' in refused['msg']
     assert kinit_ok(samba_dc, 'ROLERL02', joined, tmp_path)
+
+
+def test_a_run_that_cannot_get_the_store_lock_changes_nothing(samba_dc, client, tmp_path):
+    from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import file_lock
+    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+        ProvisionError, Provisioner)
+    store = _store(tmp_path, 'busy')
+    with file_lock(os.path.join(store, '.odj_provision.lock')):  # another run, still working
+        started = time.monotonic()
+        try:
+            Provisioner(client, samba_dc.dns_domain, dest=store, lock_timeout=1).run(['LOCKED01'])
+        except ProvisionError as exc:
+            error = exc
+        else:
+            raise AssertionError('the run did not wait for the lock')
+        waited = time.monotonic() - started
+    assert error.kind == 'locked' and 'lock_timeout=1' in str(error) and 'nothing was changed' in str(error)
+    assert waited >= 1
+    assert ldap_account(samba_dc, 'LOCKED01') is None
+    assert os.listdir(store) == ['.odj_provision.lock']
