@@ -19,6 +19,7 @@ import threading
 import time
 
 import ldap3
+import pytest
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
@@ -270,13 +271,10 @@ def test_a_run_that_cannot_get_the_store_lock_changes_nothing(samba_dc, client, 
     store = _store(tmp_path, 'busy')
     with file_lock(os.path.join(store, '.odj_provision.lock')):  # another run, still working
         started = time.monotonic()
-        try:
+        with pytest.raises(ProvisionError) as info:
             Provisioner(client, samba_dc.dns_domain, dest=store, lock_timeout=1).run(['LOCKED01'])
-        except ProvisionError as exc:
-            error = exc
-        else:
-            raise AssertionError('the run did not wait for the lock')
         waited = time.monotonic() - started
+    error = info.value
     assert error.kind == 'locked' and 'lock_timeout=1' in str(error) and 'nothing was changed' in str(error)
     assert waited >= 1
     assert ldap_account(samba_dc, 'LOCKED01') is None
