@@ -19,6 +19,13 @@
    module would (another connection, become, async, a missing Python library)
    runs the module. A task ``environment`` applies to the worker process while
    the task runs, as it would to the module's process.
+4. Progress: run here, a batch of ten or more machines prints ``n/N done, F failed``
+   lines while it runs (every 5 s or tenth of the batch). A module sends its
+   result only when it ends, so the module path cannot; its NetSetup log gets a
+   line as each machine finishes (``tail -f`` it on the host).
+5. Output: a batch's result holds a dict per machine. With ``-v`` (or on failure)
+   the result of more than ``PRETTY_ABOVE`` machines is printed indented, a line
+   per value, instead of as one line of JSON.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 MODULE = 'winimage.provisioning.odj_provision'
+PRETTY_ABOVE = 10
 LOCAL_CONNECTIONS = ('local', 'ansible.builtin.local', 'ansible.legacy.local')
 
 display = Display()
@@ -121,6 +129,8 @@ class ActionModule(ActionBase):
             result.update(self._run_in_process(args, task_vars))
         if boolean(args.get('return_package', False), strict=False):
             result['_ansible_no_log'] = True
+        if len(result.get('machines') or ()) > PRETTY_ABOVE and (display.verbosity > 0 or result.get('failed')):
+            result['_ansible_verbose_always'] = True  # indented: never one line of JSON per batch
         return result
 
     def _run_in_process(self, args, task_vars):
@@ -135,6 +145,11 @@ class ActionModule(ActionBase):
         saved = {name: os.environ.get(name) for name in environment}
         # the task's environment first: the options' environment-variable fallbacks read it
         os.environ.update((str(k), str(v)) for k, v in environment.items())
+        host = self._task.delegate_to or self._play_context.remote_addr
+        label = (task_vars or {}).get('inventory_hostname') or host
+
+        def progress(text):
+            display.display('odj_provision [%s]: %s' % (label, remove_values(text, no_log_values)))
         try:
             validator = ModuleArgumentSpecValidator(ARGUMENT_SPEC, SPEC_KWARGS['mutually_exclusive'], None,
                                                     SPEC_KWARGS['required_one_of'], None, SPEC_KWARGS['required_by'])
@@ -147,7 +162,8 @@ class ActionModule(ActionBase):
                     msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
                 return self._censor({'failed': True, 'msg': msg}, no_log_values)
             params = validation.validated_parameters
-            out = execute(params, bool(self._task.check_mode), bool(self._task.diff), _run_command, warnings.append)
+            out = execute(params, bool(self._task.check_mode), bool(self._task.diff), _run_command, warnings.append,
+                          progress=progress)
         except TaskFailed as exc:
             out = dict(exc.result, failed=True, msg=str(exc))
         except Exception as exc:  # pylint: disable=broad-except

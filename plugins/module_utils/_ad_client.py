@@ -122,7 +122,10 @@ DomainInfo = collections.namedtuple('DomainInfo', [
 
 Account = collections.namedtuple('Account', [
     'name', 'dn', 'sid', 'rid', 'guid', 'user_account_control', 'dns_host_name', 'spns', 'object_classes',
-    'sam_account_name', 'supported_enctypes'])
+    'sam_account_name', 'supported_enctypes', 'description', 'operating_system', 'last_logon_timestamp',
+    'last_logon', 'logon_count', 'pwd_last_set', 'when_created'])
+# what shows whether a machine uses an account (odj_provision.account_in_use); absent on old callers
+Account.__new__.__defaults__ = (None,) * 7
 
 DiscoveredDC = collections.namedtuple('DiscoveredDC', ['host', 'port', 'priority', 'weight', 'addresses'])
 
@@ -938,7 +941,9 @@ class ADClient(object):
         return bool(self.search(dn, '(objectClass=*)', 'base', ['objectClass'], allow_missing=True))
 
     _ACCOUNT_ATTRS = ['objectSid', 'objectGUID', 'userAccountControl', 'dNSHostName', 'servicePrincipalName',
-                      'objectClass', 'sAMAccountName', 'msDS-SupportedEncryptionTypes']
+                      'objectClass', 'sAMAccountName', 'msDS-SupportedEncryptionTypes',
+                      'description', 'operatingSystem', 'lastLogonTimestamp', 'lastLogon', 'logonCount', 'pwdLastSet',
+                      'whenCreated']
 
     def _account(self, dn, raw):
         sid = sid_to_str(raw['objectsid'][0]) if raw.get('objectsid') else None
@@ -951,7 +956,12 @@ class ADClient(object):
             spns=sorted(_text(v) for v in raw.get('serviceprincipalname', [])),
             object_classes=[_text(v) for v in raw.get('objectclass', [])], sam_account_name=sam,
             supported_enctypes=(int(_text(raw['msds-supportedencryptiontypes'][0]))
-                                if raw.get('msds-supportedencryptiontypes') else None))
+                                if raw.get('msds-supportedencryptiontypes') else None),
+            description=_text(raw['description'][0]) if raw.get('description') else None,
+            operating_system=_text(raw['operatingsystem'][0]) if raw.get('operatingsystem') else None,
+            last_logon_timestamp=_int(raw.get('lastlogontimestamp')), last_logon=_int(raw.get('lastlogon')),
+            logon_count=_int(raw.get('logoncount')), pwd_last_set=_int(raw.get('pwdlastset')),
+            when_created=_text(raw['whencreated'][0]) if raw.get('whencreated') else None)
 
     def find_accounts(self, base_dn, names, chunk=100):
         """{NAME: Account} for the accounts named NAME$ (any object class) under base_dn."""
@@ -965,8 +975,8 @@ class ADClient(object):
         return found
 
     @staticmethod
-    def computer_attributes(name, dns_domain, password=None, enctypes=DEFAULT_ENCTYPES):
-        """The attributes Windows (and Samba's net) give a new workstation account."""
+    def computer_attributes(name, dns_domain, password=None, enctypes=DEFAULT_ENCTYPES, description=None):
+        """The attributes Windows (and Samba's net) give a new workstation account (and description, if given)."""
         upper = name.upper()
         fqdn = '%s.%s' % (upper, dns_domain.lower())
         attrs = {
@@ -981,6 +991,8 @@ class ADClient(object):
             attrs['msDS-SupportedEncryptionTypes'] = str(enctypes)
         if password is not None:
             attrs['unicodePwd'] = _unicode_pwd(password)
+        if description:
+            attrs['description'] = description
         return attrs
 
     def computer_dn(self, name, ou_dn):
@@ -1005,7 +1017,8 @@ class ADClient(object):
             raise ADError('refusing to send a password over %s: the connection to %s is neither TLS nor sealed '
                           '(encrypt is false)' % (self.transport, self._where()), 'tls_required')
 
-    def queue_create_computer(self, pipe, name, ou_dn, dns_domain, password, callback, enctypes=DEFAULT_ENCTYPES):
+    def queue_create_computer(self, pipe, name, ou_dn, dns_domain, password, callback, enctypes=DEFAULT_ENCTYPES,
+                              description=None):
         """Queue the add of a new computer account with its password (computer_attributes) in the same request.
 
         ``callback(error)`` gets None or an ADError. Returns the DN.
@@ -1023,7 +1036,7 @@ class ADClient(object):
                                        'creating the computer account %s' % dn))
             else:
                 callback(None)
-        pipe.add(dn, self.computer_attributes(name, dns_domain, password, enctypes), done)
+        pipe.add(dn, self.computer_attributes(name, dns_domain, password, enctypes, description), done)
         return dn
 
     def queue_set_password(self, pipe, dn, password, callback):
@@ -1209,6 +1222,11 @@ def _unicode_pwd(password):
 
 def _escape_bytes(data):
     return ''.join('\\%02x' % b for b in data)
+
+
+def _int(values):
+    """First value of an integer attribute (None when absent)."""
+    return int(_text(values[0])) if values else None
 
 
 def _text(value):

@@ -8,19 +8,27 @@ over one ADClient connection:
 
 1. validate every name (NetBIOS: at most 15 characters; DNS: letters, digits,
    hyphens, not only digits, no leading/trailing hyphen);
-2. one LDAP search finds the accounts that exist already;
-3. per machine, decide: ``unchanged`` (its package file exists and the password
-   in it still authenticates as the account), ``created`` (no account),
-   ``reused`` (account exists and O(reuse_account), or the account is the one an
-   earlier run made - its stale package or the pending marker names it: new
-   password), ``conflict`` (exists, not ours, no O(reuse_account)), ``invalid``;
-   in check mode the same as ``would_create`` / ``would_reuse`` / ``conflict`` /
-   ``unchanged`` without any write (and without trying passwords: a bind is a logon
-   the DC records);
+2. take the store lock (``<dest>/.odj_provision.lock``), then one LDAP search finds
+   the accounts that exist already: a run that waited for another sees what it made;
+3. per machine, ``decide()`` (a pure function of the account, what the store holds and
+   the options): ``unchanged`` (its package file exists and the password in it still
+   authenticates as the account), ``created`` (no account), ``reused`` (new password:
+   the account is one this collection made - its ``description`` says so - that no
+   machine has used yet, or the store's stale package or pending marker names it, or
+   O(reuse_account)), ``conflict`` (a machine uses the account - ``operatingSystem``,
+   a later logon - and no O(reset_accounts_in_use); or not ours and no
+   O(reuse_account)), ``invalid``; in check mode the same as ``would_create`` /
+   ``would_reuse`` / ``conflict`` / ``unchanged`` without any write (and without
+   trying passwords: a bind is a logon the DC records);
 4. build the package with the codec from what the DC itself says (LDAP ping:
    DC flags, forest, DC name, sites; domain SID and GUID; the account's RID/SID);
 5. write it 0600 atomically (djoin file, raw or base64 form, optionally Ansible
-   Vault encrypted) and/or return it.
+   Vault encrypted) and/or return it;
+6. try each new password once more (Kerberos, while the other writes go on): a
+   machine whose password someone else changed meanwhile fails, its package removed.
+
+Each machine is reported to ``on_done`` as its outcome is final (the task writes its
+NetSetup log line and counts progress there).
 
 A batch never stops at one bad machine; connection-level failures stop the
 rest (they would fail the same way). Accounts about to be created (or reset) are
@@ -34,17 +42,21 @@ callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import ctypes
+import datetime
 import json
 import os
 import re
 import secrets
 import string
+import time
 
 from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
     ADError, UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT)
 from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
-    atomic_write, file_lock, temp_path_beside)
+    LockTimeout, atomic_write, file_lock, temp_path_beside)
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, same_join
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import provision_flags
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
@@ -70,6 +82,19 @@ STATUS_FAILED = ('invalid', 'conflict', 'failed')
 # LDAP requests outstanding at once on the connection, and new accounts read back per search
 PIPELINE_WINDOW = 16
 READ_BACK_CHUNK = 10
+# passwords checked at once after the writes (independent Kerberos exchanges)
+VERIFY_WORKERS = 8
+# seconds a run waits for another run that holds the store lock (option lock_timeout)
+LOCK_TIMEOUT = 600
+DEST_MODE = 0o700
+
+# The description a new account gets: how a later run (with an empty store) knows the account is one this
+# collection made. An account an administrator relabels is treated as not ours (it needs reuse_account).
+ACCOUNT_MARKER = 'Offline domain join account made by winimage.provisioning'
+# The password check right after a write is a logon as the account, seconds after its password was set; a
+# logon later than this (100 ns units, as the DC keeps times) after the last password set is a machine's.
+OWN_LOGON_WINDOW = 10 * 60 * 10 ** 7
+_FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def _find_syncfs():
@@ -156,6 +181,131 @@ def default_password(name):
     return name.lower()[:14]
 
 
+def filetime_text(value):
+    """A FILETIME (100 ns units since 1601, as AD keeps times) as an ISO 8601 UTC text."""
+    when = _FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
+    return when.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def made_here(account):
+    """True when account carries the description this collection gives the accounts it creates."""
+    return (account.description or '').startswith(ACCOUNT_MARKER)
+
+
+def account_in_use(account):
+    """Why a machine uses account: a list of reasons, empty when no machine has used it yet.
+
+    * ``operatingSystem`` is set: a Windows machine joined with the account (it writes
+      the attribute when it first reaches a DC);
+    * a logon later than ``OWN_LOGON_WINDOW`` after the password was last set
+      (``lastLogonTimestamp``, replicated; ``lastLogon``, this DC's own record). The
+      check a run makes right after setting a password is such a logon, seconds after
+      the set; a later logon is a machine's, or a run's that found the package and tried it.
+    """
+    reasons = []
+    if account.operating_system:
+        reasons.append('a machine joined with it (operatingSystem: %s)' % account.operating_system)
+    set_at = account.pwd_last_set or 0
+    for attr, value in (('lastLogonTimestamp', account.last_logon_timestamp), ('lastLogon', account.last_logon)):
+        if value and value > set_at + OWN_LOGON_WINDOW:
+            reasons.append('it logged on at %s (%s), after its password was set%s' % (
+                filetime_text(value), attr, ' at %s' % filetime_text(set_at) if set_at else ''))
+            break
+    return reasons
+
+
+def is_workstation(account):
+    classes = [c.lower() for c in account.object_classes]
+    uac = account.user_account_control or 0
+    return 'computer' in classes and not uac & UF_SERVER_TRUST_ACCOUNT and bool(uac & UF_WORKSTATION_TRUST_ACCOUNT)
+
+
+# What the store holds for a machine: its package file (path), whether it is usable for this machine and
+# account (else note says why), and whether its password authenticates (None: not tried, as in check mode).
+StoreEntry = collections.namedtuple('StoreEntry', ['path', 'usable', 'verified', 'note', 'pending'])
+StoreEntry.__new__.__defaults__ = (None, False, None, None, False)
+# action: keep (the package is good), create, reset (new password for the existing account), refuse
+Decision = collections.namedtuple('Decision', ['action', 'msg'])
+
+
+def decide(name, account, store, reuse_account=False, reset_accounts_in_use=False):
+    """What to do for one machine: a pure function of the account, the store and the options.
+
+    name: the machine (upper case); account: the Account the DC has (None: none);
+    store: its StoreEntry (``pending``: an earlier run of this store was making or
+    resetting this very account). Returns a Decision.
+
+    An account the store has no package file for (an empty store: an AWX relaunch,
+    another slice) is re-provisioned when this collection made it and no machine has
+    used it; one a machine uses is never reset unless ``reset_accounts_in_use``; one this
+    collection did not make needs ``reuse_account`` (``djoin /reuse``).
+    """
+    store = store or StoreEntry()
+    if account is None:
+        return Decision('create', 'account created')
+    if not is_workstation(account):
+        return Decision('refuse', '%s$ exists at %s and is not a workstation account; it cannot be used'
+                        % (name, account.dn))
+    if store.usable and store.verified is not False:
+        return Decision('keep', 'package file present and its password authenticates' if store.verified else
+                        'package %s matches the account (password not tried in check mode)' % store.path)
+    note = store.note
+    if store.usable:
+        note = 'the password in %s no longer authenticates' % store.path
+    in_use = account_in_use(account)
+    if in_use:
+        if not reset_accounts_in_use:
+            return Decision('refuse', '%s$ at %s is in use: %s%s; its password is not reset (the machine using it '
+                            'would lose its domain trust); set reset_accounts_in_use=true to reset it anyway' % (
+                                name, account.dn, '; '.join(in_use), ' (%s)' % note if note else ''))
+        why = 'reset_accounts_in_use although in use: %s' % '; '.join(in_use)
+    elif store.usable:
+        why = note
+        note = None
+    elif store.pending or (made_here(account) and not store.path):
+        why = 'made by this collection and not used by any machine yet: re-provisioned'
+    elif reuse_account:
+        why = 'reuse_account'
+    else:
+        # a package file the store has but cannot use (another vault password, another account) is not ignored
+        return Decision('refuse', '%s$ already exists at %s%s%s; set reuse_account=true to reuse it (its password '
+                        'will be reset)' % (name, account.dn, '' if made_here(account) else
+                                            ' and was not made by winimage.provisioning',
+                                            ' (%s)' % note if note else ''))
+    return Decision('reset', 'password of the existing account reset (%s)%s' % (
+        why, ' (%s)' % note if note else ''))
+
+
+class Progress(object):
+    """``n/N done, F failed`` lines while a batch runs: every ``interval`` seconds or tenth of the batch, and at the end.
+
+    emit(text) gets each line; batches smaller than ``minimum`` are not reported.
+    """
+
+    def __init__(self, total, emit, interval=5.0, minimum=10, clock=time.monotonic):
+        self.total = total
+        self.emit = emit if total >= minimum else None
+        self.interval = interval
+        self.step = max(1, total // 10)
+        self.clock = clock
+        self.done = 0
+        self.failed = 0
+        self._last_count = 0
+        self._last_time = clock()
+
+    def finished(self, failed=False):
+        self.done += 1
+        self.failed += bool(failed)
+        if self.emit is None:
+            return
+        now = self.clock()
+        if self.done == self.total or self.done - self._last_count >= self.step \
+                or now - self._last_time >= self.interval:
+            self._last_count = self.done
+            self._last_time = now
+            self.emit('%d/%d done, %d failed' % (self.done, self.total, self.failed))
+
+
 class Machine(object):
     """Per-machine state and outcome (``result()`` never holds a secret unless return_package)."""
 
@@ -202,7 +352,8 @@ class Provisioner(object):
     def __init__(self, client, domain, machine_account_ou=None, reuse_account=False, use_default_password=False,
                  dest=None, package_format='djoin_file', return_package=False, vault_password=None, vault_id=None,
                  check_mode=False, part_builders=(), enctypes=None, part_sources=None, skip_account_search=False,
-                 provision_root_ca_certs=False, persistent_site=False, quota='auto', error_namer='auto'):
+                 provision_root_ca_certs=False, persistent_site=False, quota='auto', error_namer='auto',
+                 reset_accounts_in_use=False, lock_timeout=LOCK_TIMEOUT, on_done=None):
         if package_format not in FORMS:
             raise ProvisionError('package_format must be one of %s' % ', '.join(sorted(FORMS)), 'options')
         if not dest and not return_package:
@@ -214,6 +365,12 @@ class Provisioner(object):
         self.domain = domain.strip().rstrip('.').lower()
         self.ou = machine_account_ou
         self.reuse_account = reuse_account
+        self.reset_accounts_in_use = reset_accounts_in_use
+        self.lock_timeout = lock_timeout
+        # on_done(machine, count): called (in this thread) as each machine's outcome is final, in the order they
+        # finish; count is the number of machines in the batch (the names given, duplicates once)
+        self.on_done = on_done
+        self.dest_created = False
         self.use_default_password = use_default_password
         self.dest = dest
         self.form = package_format
@@ -240,6 +397,11 @@ class Provisioner(object):
         self._unsynced = False
         self._found = {}
         self._checked = {}
+        self._reported = set()
+        self._batch_size = 0
+        self._verifying = []
+        self._to_check = []
+        self._verify_pool = None
 
     # -- paths ---------------------------------------------------------
     def package_path(self, name):
@@ -248,6 +410,8 @@ class Provisioner(object):
 
     def _candidate_paths(self, name):
         """Existing package files of name in any form, the wanted one first."""
+        if not os.path.isdir(self.dest):
+            return []
         wanted = self.package_path(name)
         paths = [wanted]
         for suffix in FORMS.values():
@@ -352,10 +516,7 @@ class Provisioner(object):
         if not present:
             raise ProvisionError('the OU %s does not exist in %s' % (self.ou_dn, self.domain), 'ou_missing')
         if self.dest:
-            if not os.path.isdir(self.dest):
-                raise ProvisionError('dest %s is not a directory' % self.dest, 'options')
-            if not os.access(self.dest, os.W_OK) and not self.check_mode:
-                raise ProvisionError('dest %s is not writable' % self.dest, 'options')
+            self._prepare_dest()
         if self.part_sources is not None:
             self._hook(self.part_sources.gather, self.client, self.domain_info)
             self.part_builders.append(self.part_sources.builder)
@@ -363,6 +524,23 @@ class Provisioner(object):
             self.quota = _default_quota(self.client, self.domain_info)
         elif self.quota is not None:
             self._hook(self.quota.prepare)
+
+    def _prepare_dest(self):
+        """dest must be a writable folder; a missing one is created 0700 (in check mode: would be)."""
+        if not os.path.lexists(self.dest):
+            self.dest_created = True
+            if self.check_mode:
+                return
+            try:
+                os.makedirs(self.dest, DEST_MODE)
+                os.chmod(self.dest, DEST_MODE)
+            except OSError as exc:
+                raise ProvisionError('dest %s cannot be created: %s' % (self.dest, exc.strerror), 'options')
+            return
+        if not os.path.isdir(self.dest):
+            raise ProvisionError('dest %s is not a directory' % self.dest, 'options')
+        if not os.access(self.dest, os.W_OK) and not self.check_mode:
+            raise ProvisionError('dest %s is not writable' % self.dest, 'options')
 
     @staticmethod
     def _hook(func, *args):
@@ -390,40 +568,59 @@ class Provisioner(object):
                 continue
             seen.add(machine.name)
             machines.append(machine)
+        self._batch_size = len(machines)
         self.prepare()
         valid = [m for m in machines if m.status is None]
-        try:
-            existing = self.client.find_accounts(self.domain_info.base_dn, [m.name for m in valid])
-        except ADError as exc:
-            raise ProvisionError(str(exc), exc.kind)
+        for machine in machines:
+            if machine.status is not None:
+                self._done(machine)
         if self.dest and not self.check_mode:
-            with file_lock(os.path.join(self.dest, '.odj_provision.lock')):
-                self._load_pending()
-                try:
-                    self._run_all(valid, existing)
-                finally:
-                    self._save_pending()
+            # the lock before the accounts are looked up: a run that waited sees what the other one made
+            lock = os.path.join(self.dest, '.odj_provision.lock')
+            try:
+                with file_lock(lock, timeout=self.lock_timeout):
+                    self._load_pending()
+                    try:
+                        self._run_all(valid, self._find_accounts(valid))
+                    finally:
+                        self._save_pending()
+            except LockTimeout:
+                raise ProvisionError('another run has held the store lock %s for more than lock_timeout=%s s; '
+                                     'nothing was changed' % (lock, self.lock_timeout), 'locked')
         else:
             if self.dest:
                 self._load_pending()
-            self._run_all(valid, existing)
-        self._name_errors(machines)
+            self._run_all(valid, self._find_accounts(valid))
+        for machine in machines:
+            self._done(machine)
         return machines
 
-    def _name_errors(self, machines):
-        """Windows error name and number of each failure (error_namer), prefixed to its message."""
-        if self.error_namer is None:
+    def _find_accounts(self, machines):
+        try:
+            return self.client.find_accounts(self.domain_info.base_dn, [m.name for m in machines])
+        except ADError as exc:
+            raise ProvisionError(str(exc), exc.kind)
+
+    def _done(self, machine):
+        """machine's outcome is final: name its error, tell on_done (once per machine)."""
+        if id(machine) in self._reported:
             return
-        for machine in machines:
-            if machine.status not in STATUS_FAILED:
-                continue
-            name, code = self.error_namer(machine.error_kind, machine.msg)
-            if not name:
-                continue
-            machine.error = {'name': name, 'code': code}
-            if not (machine.msg or '').startswith(name):
-                machine.msg = '%s (%s): %s' % (name, code, machine.msg) if code is not None else '%s: %s' % (
-                    name, machine.msg)
+        self._reported.add(id(machine))
+        self._name_error(machine)
+        if self.on_done is not None:
+            self.on_done(machine, self._batch_size)
+
+    def _name_error(self, machine):
+        """Windows error name and number of a failure (error_namer), prefixed to its message."""
+        if self.error_namer is None or machine.status not in STATUS_FAILED:
+            return
+        name, code = self.error_namer(machine.error_kind, machine.msg)
+        if not name:
+            return
+        machine.error = {'name': name, 'code': code}
+        if not (machine.msg or '').startswith(name):
+            machine.msg = '%s (%s): %s' % (name, code, machine.msg) if code is not None else '%s: %s' % (
+                name, machine.msg)
 
     def _run_all(self, machines, existing):
         # accounts about to be created go into the pending marker first (one durable write)
@@ -442,6 +639,8 @@ class Provisioner(object):
             try:
                 if self._decide(machine, existing.get(machine.name)):
                     writes.append(machine)
+                else:
+                    self._done(machine)
             except ADError as exc:
                 machine.fail('failed', str(exc), exc.kind)
                 if exc.kind in ('unreachable', 'bad_credentials', 'tls', 'tls_required'):
@@ -467,6 +666,8 @@ class Provisioner(object):
             for machine in writes:
                 if machine.file_action == 'written':
                     self._pending.pop(machine.name, None)
+        for machine in writes:
+            self._done(machine)
 
     def _write_all(self, writes):
         """The LDAP writes of the batch, pipelined on the one connection; each package is made as its reply comes.
@@ -518,10 +719,75 @@ class Provisioner(object):
         for machine in writes:
             if machine.write == 'create':
                 self.client.queue_create_computer(pipe, machine.name, self.ou_dn, self.domain_info.dns_domain,
-                                                  machine.password, created(machine), **kwargs)
+                                                  machine.password, created(machine), description=ACCOUNT_MARKER,
+                                                  **kwargs)
             else:
                 self.client.queue_set_password(pipe, machine.account.dn, machine.password, reset(machine))
-        pipe.run()
+        # the new passwords are tried (one thread: its own connection or kinit processes) while the writes go on
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            self._verify_pool = pool
+            try:
+                pipe.run()
+                self._submit_checks()
+                self._harvest(wait=True)
+            finally:
+                self._verify_pool = None
+
+    # -- the check after the writes: does each new password still authenticate? --
+    def _queue_check(self, machine, password):
+        realm = self.domain_info.dns_domain.upper()
+        sam = machine.account.sam_account_name or '%s$' % machine.name
+        self._to_check.append((machine, (machine.account.dn, password, sam, realm)))
+        if len(self._to_check) >= PIPELINE_WINDOW:
+            self._submit_checks()
+        self._harvest()
+
+    def _submit_checks(self):
+        chunk, self._to_check = self._to_check, []
+        if chunk:
+            future = self._verify_pool.submit(self.client.verify_passwords, [check for _m, check in chunk],
+                                              VERIFY_WORKERS)
+            self._verifying.append(([m for m, _check in chunk], future))
+
+    def _harvest(self, wait=False):
+        """Apply the outcomes of the checks that are over (all of them when wait)."""
+        pending = []
+        for chunk, future in self._verifying:
+            if not (wait or future.done()):
+                pending.append((chunk, future))
+                continue
+            try:
+                outcomes = future.result()
+            except Exception as exc:  # pylint: disable=broad-except
+                outcomes = [exc] * len(chunk)
+            for machine, outcome in zip(chunk, outcomes):
+                self._checked_after_write(machine, outcome)
+        self._verifying = pending
+
+    def _checked_after_write(self, machine, outcome):
+        """A machine whose new password no longer authenticates failed: someone reset it after this run did."""
+        if outcome is True:
+            machine.verified = True
+        elif outcome is False:
+            machine.verified = False
+            removed = ''
+            if machine.path:
+                try:
+                    os.unlink(machine.path)
+                    removed = '; its package %s was removed' % machine.path
+                    machine.path = None
+                    machine.file_action = 'removed'
+                except OSError:
+                    removed = '; its package %s does not work' % machine.path
+            machine.package_b64 = None
+            machine.fail('failed', 'the password of %s$ was changed by someone else while this run worked: the new '
+                                   'package does not authenticate (another run, or an administrator, reset the '
+                                   'account meanwhile)%s' % (machine.name, removed), 'changed_meanwhile')
+        else:
+            machine.fail('failed', 'the new password of %s$ could not be checked (%s); the package is kept and the '
+                                   'next run checks it' % (machine.name, outcome),
+                         getattr(outcome, 'kind', None) or 'error')
+        self._done(machine)
 
     def _write_failed(self, machine, message, kind):
         """The write of machine was refused, or not made; only a lost connection leaves it in doubt."""
@@ -534,13 +800,16 @@ class Provisioner(object):
             machine.fail('failed', message)
         else:
             machine.fail('failed', message, kind)
+        self._done(machine)
 
     def _finish(self, machine, problem):
         """Build and write the package of an account just created or reset (its password is then forgotten)."""
+        password = machine.password
+        machine.password = None
         try:
             if problem is not None or machine.account is None or machine.account.rid is None:
                 raise ValueError('the new account cannot be read back%s' % (' (%s)' % problem if problem else ''))
-            raw = encode(self._build(machine, machine.password))
+            raw = encode(self._build(machine, password))
             if self.dest:
                 self._write_package(machine, raw)
                 machine.file_action = 'written'
@@ -549,8 +818,9 @@ class Provisioner(object):
         except (OSError, ValueError) as exc:
             machine.fail('failed', 'the account %s is %s but its package could not be made or written (%s); '
                                    'the next run finishes it' % (machine.name, machine.account_action, exc))
-        finally:
-            machine.password = None
+            self._done(machine)
+            return
+        self._queue_check(machine, password)
 
     def _existing_package(self, machine, account):
         """(ProvisionData, password, path, note) of the package file of machine, if any."""
@@ -573,9 +843,7 @@ class Provisioner(object):
 
     @staticmethod
     def _not_workstation(account):
-        classes = [c.lower() for c in account.object_classes]
-        uac = account.user_account_control or 0
-        return 'computer' not in classes or uac & UF_SERVER_TRUST_ACCOUNT or not uac & UF_WORKSTATION_TRUST_ACCOUNT
+        return not is_workstation(account)
 
     def _verify_all(self, machines, existing):
         """Read the existing packages and try their passwords, all at once (independent Kerberos exchanges).
@@ -606,65 +874,50 @@ class Provisioner(object):
         return bool(entry) and (entry.get('dn') or '').lower() == account.dn.lower()
 
     def _decide(self, machine, account):
-        """Decide for one machine; True when it needs an LDAP write (``machine.write``: create or reset)."""
-        if account is not None:
-            if self._not_workstation(account):
-                machine.account = account
-                machine.fail('conflict', '%s$ exists at %s and is not a workstation account; it cannot be used'
-                             % (machine.name, account.dn))
-                return False
+        """Decide for one machine (decide()); True when it needs an LDAP write (``machine.write``: create or reset)."""
         found = self._found.get(machine.name)
         pd, _password, path, note = found if found is not None else self._existing_package(machine, account)
-        stale = False
-        if account is not None and pd is not None:
-            machine.account = account
-            machine.path = path
-            if self.check_mode:
-                # a bind is a logon the DC records: check mode does not try the password
-                machine.status = 'unchanged'
-                machine.msg = 'package %s matches the account (password not tried in check mode)' % path
-                if self.return_package:
-                    machine.package_b64 = to_base64(encode(pd))
-                return False
+        verified = None
+        if account is not None and pd is not None and not self.check_mode:
             verified = self._checked.pop(machine.name)  # tried by _verify_all
             if isinstance(verified, ADError):
                 raise verified
+        store = StoreEntry(path=path, usable=account is not None and pd is not None, verified=verified, note=note,
+                           pending=account is not None and self._ours(machine, account))
+        decision = decide(machine.name, account, store, reuse_account=self.reuse_account,
+                          reset_accounts_in_use=self.reset_accounts_in_use)
+        machine.account = account
+        machine.msg = decision.msg
+        if decision.action == 'refuse':
+            machine.fail('conflict', decision.msg)
+            return False
+        if decision.action == 'keep':
+            machine.path = path
+            machine.status = 'unchanged'
+            machine.verified = verified
+            raw = encode(pd)
             if verified:
-                machine.verified = True
                 self._pending.pop(machine.name, None)
-                raw = encode(pd)
-                machine.status = 'unchanged'
-                machine.msg = 'package file present and its password authenticates'
                 if path != self.package_path(machine.name) or self._needs_rewrite(path):
                     self._write_package(machine, raw)
                     machine.changed = True
                     machine.file_action = 'rewritten'
                     machine.msg = 'password still valid; file rewritten as %s' % machine.path
-                if self.return_package:
-                    machine.package_b64 = to_base64(raw)
-                return False
-            machine.verified = False
-            stale = True
-            note = 'the password in %s no longer authenticates' % path
-        if account is not None:
-            machine.account = account
-            if not (self.reuse_account or stale or self._ours(machine, account)):
-                why = ' (%s)' % note if note else ''
-                machine.fail('conflict', '%s$ already exists at %s%s; set reuse_account=true to reuse it '
-                             '(its password will be reset)' % (machine.name, account.dn, why))
-                return False
+            if self.return_package:
+                machine.package_b64 = to_base64(raw)
+            return False
+        if decision.action == 'reset':
+            machine.verified = False if store.usable else None
             if self.check_mode:
                 machine.status = 'would_reuse'
                 machine.changed = True
-                machine.msg = 'would reset the password of %s and write a new package' % account.dn + (
-                    ' (%s)' % note if note else '')
+                machine.msg = 'would reset the password of %s and write a new package: %s' % (account.dn, decision.msg)
                 return False
             if self.dest:
                 machine.was_pending = machine.name in self._pending
                 self._pending[machine.name] = {'dn': account.dn}
             machine.password = self._new_password(machine.name)
             machine.write = 'reset'
-            machine.msg = 'password of the existing account reset' + (' (%s)' % note if note else '')
             return True
         dn = self.client.computer_dn(machine.name, self.ou_dn)
         if self.check_mode:

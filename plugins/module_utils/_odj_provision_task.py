@@ -16,7 +16,7 @@ from __future__ import annotations
 from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
 from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
-    ProvisionError, Provisioner, summarize)
+    STATUS_FAILED, Progress, ProvisionError, Provisioner, summarize)
 from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import (
     PartSources, error_for, log_machines, with_name)
 
@@ -41,6 +41,8 @@ ARGUMENT_SPEC = dict(
     netsetup_log=dict(type='path'),
     timeout=dict(type='int', default=15),
     execution=dict(type='str', default='auto', choices=['auto', 'controller', 'module']),
+    reset_accounts_in_use=dict(type='bool', default=False),
+    lock_timeout=dict(type='int', default=600),
 )
 ARGUMENT_SPEC.update(_ad_client.CONNECTION_ARGUMENT_SPEC)
 
@@ -93,11 +95,12 @@ def _fail(warn, log, asked, result, message, kind):
     raise TaskFailed(message, result)
 
 
-def execute(params, check_mode, diff, run_command, warn):
+def execute(params, check_mode, diff, run_command, warn, progress=None):
     """Run the task with validated params; return the result or raise TaskFailed (result in it).
 
     run_command(argv, stdin_bytes, env) -> (rc, stdout, stderr) runs kinit and smbclient;
-    warn(text) reports a warning.
+    warn(text) reports a warning; progress(text), when given, gets ``n/N done, F failed``
+    lines while a batch runs. Each machine's NetSetup log line is written as it finishes.
     """
     secrets = [value for value in (params['domain_password'], params['vault_password']) if value]
     log = None if check_mode else log_for(params['netsetup_log'], 'provisioner', program='odj_provision',
@@ -117,6 +120,20 @@ def execute(params, check_mode, diff, run_command, warn):
               'for them' % ', '.join(params['certificate_templates']), 'missing_library')
     client = None
     machines = []
+    log_warnings = []
+    tracker = {}
+
+    def on_done(machine, count):
+        item = machine.result(with_package=params['return_package'])
+        if log is not None and item.get('package'):
+            log.register_secret(item['package'])  # returned packages never reach the log either
+        for warning in log_machines(log, [item], asked):
+            if warning not in log_warnings:
+                log_warnings.append(warning)
+        if not tracker:
+            tracker['progress'] = Progress(count, progress)
+        tracker['progress'].finished(machine.status in STATUS_FAILED)
+
     try:
         client = connect(params, run_command)
         result['connection'] = client.connection_facts()
@@ -141,9 +158,13 @@ def execute(params, check_mode, diff, run_command, warn):
             vault_password=params['vault_password'], vault_id=params['vault_id'], check_mode=check_mode,
             part_sources=sources, skip_account_search=params['skip_account_search'],
             provision_root_ca_certs=params['provision_root_ca_certs'], persistent_site=params['persistent_site'],
-            error_namer=error_for)
+            error_namer=error_for, reset_accounts_in_use=params['reset_accounts_in_use'],
+            lock_timeout=params['lock_timeout'], on_done=on_done)
         machines = provisioner.run(params['machines'])
         result['domain'] = provisioner.domain_facts()
+        if provisioner.dest_created:
+            result['dest_created'] = True
+            result['changed'] = True
         if sources is not None:
             result['extra_parts'] = dict(sources.facts)
             for warning in sources.facts.get('warnings', []):
@@ -152,21 +173,22 @@ def execute(params, check_mode, diff, run_command, warn):
         if client is not None:
             client.close()
             client = None
+        for warning in log_warnings:
+            warn(warning)
         _fail(warn, log, asked, result, str(exc), exc.kind)
     finally:
         if client is not None:
             client.close()
     summary = summarize(machines, with_package=params['return_package'])
-    result.update(machines=summary['machines'], changed=summary['changed'],
+    result.update(machines=summary['machines'], changed=summary['changed'] or result['changed'],
                   failed_machines=summary['failed_machines'], counts=summary['counts'])
-    if log is not None:
-        for item in summary['machines']:
-            if item.get('package'):
-                log.register_secret(item['package'])  # returned packages never reach the log either
-    for warning in log_machines(log, summary['machines'], asked):
+    for warning in log_warnings:
         warn(warning)
     if diff:
         result['diff'] = summary['diff']
+        if result.get('dest_created'):
+            result['diff']['before']['dest'] = {params['dest']: 'absent'}
+            result['diff']['after']['dest'] = {params['dest']: 'directory (mode 0700)'}
     if summary['failed_machines']:
         raise TaskFailed('%d of %d machines failed: %s' % (len(summary['failed_machines']), len(machines),
                                                            '; '.join(summary['failure_messages'])), result)

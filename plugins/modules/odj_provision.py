@@ -27,6 +27,10 @@ description:
   - The package holds the machine password in clear text. Files are created with mode C(0600), atomically,
     optionally encrypted with Ansible Vault (O(vault_password) or O(vault_id)). Nothing secret reaches the
     task result unless O(return_package=true), and then the task output is censored like C(no_log).
+  - Safe to run again with an empty O(dest) (an AWX relaunch, job slices). Accounts it made that no machine has used
+    are re-provisioned; accounts in use are refused with the reason (see O(reset_accounts_in_use)).
+  - After the writes, the password of every new package is tried once more; a machine whose password someone else
+    changed meanwhile (another run from another store, an administrator) fails, and its package is removed.
   - "Run it where the packages should be: normally the controller (C(delegate_to: localhost)) or an AWX
     execution environment."
 author:
@@ -69,10 +73,16 @@ options:
     elements: str
   reuse_account:
     description:
-      - What C(NETSETUP_PROVISION_REUSE_ACCOUNT) means. An existing account of the same name is an error
-        (RV(machines[].status=conflict)) unless this is set; when set, its password is reset and a new package written.
-      - An account that an earlier run of this module created (its stale package file or pending marker in O(dest)
-        names it) is always finished or renewed, without this option.
+      - What C(NETSETUP_PROVISION_REUSE_ACCOUNT) means. An existing account of the same name that this collection
+        did not make is an error (RV(machines[].status=conflict)) unless this is set; when set, its password is reset
+        and a new package written - unless a machine uses the account (see O(reset_accounts_in_use)).
+      - An account that this module created and no machine has used yet is re-provisioned without this option
+        when O(dest) has no package for it (an AWX relaunch or another job slice starts with an empty store); it gets a new
+        password and a new package. The module marks the accounts it creates with the C(description)
+        C(Offline domain join account made by winimage.provisioning); an account whose description was changed
+        counts as made elsewhere.
+      - An account whose stale package file or pending marker in O(dest) names it is always finished or renewed,
+        unless it is in use.
     type: bool
     default: false
   use_default_password:
@@ -132,7 +142,12 @@ options:
     description:
       - Folder for the package files, one per machine, named C(<NAME>.djoin), C(<NAME>.odj) or C(<NAME>.b64)
         after O(package_format), with C(.vault) appended when encrypted. Created files have mode C(0600).
-      - Also where the module finds the packages of earlier runs (idempotency).
+      - Also where the module finds the packages of earlier runs (idempotency). Runs into one folder take turns;
+        each holds the lock file C(.odj_provision.lock) in it from before it looks the accounts up until its packages
+        are written (see O(lock_timeout)). A folder on shared storage (NFS) keeps the packages across AWX jobs and
+        slices; its file system must pass C(flock) locks between hosts (Linux NFS clients do).
+      - Created with mode C(0700) when missing (its parent folders too); in check mode the result says it would be
+        (RV(dest_created)).
       - At least one of O(dest) and O(return_package) is needed.
     type: path
   package_format:
@@ -188,6 +203,25 @@ options:
     type: str
     choices: [auto, controller, module]
     default: auto
+  reset_accounts_in_use:
+    description:
+      - Reset the password of an account a machine uses, and write a new package for it. The machine that uses
+        the account loses its trust with the domain until it is joined again with the new package.
+      - An account is in use when a machine joined with it (it has C(operatingSystem), which Windows writes when it
+        first reaches a DC) or when it logged on more than ten minutes after its password was last set
+        (C(lastLogonTimestamp), or C(lastLogon) on the DC used). The module's own check of a new password, right
+        after it set it, is such a logon too, but within seconds; a run that finds a package in O(dest) and tries
+        its password logs on too.
+      - Without this option such an account is refused (RV(machines[].status=conflict)), naming it and why it is in
+        use, even with O(reuse_account=true); its password is not touched.
+    type: bool
+    default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that holds the lock of O(dest) (another job slice into the same folder)
+        before failing without a change.
+    type: int
+    default: 600
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -197,6 +231,7 @@ attributes:
         neither to the directory nor to files.
       - The password in an existing package is not tried (a bind is a logon the DC records); a package that
         matches the account is reported V(unchanged).
+      - A missing O(dest) is not created; RV(dest_created) says it would be.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
@@ -235,6 +270,12 @@ notes:
     most C(ms-DS-MachineAccountQuota) accounts (default 10), counting those it created before, as a Windows DC
     enforces it (Samba DCs do not); the next one fails with C(ERROR_DS_MACHINE_ACCOUNT_QUOTA_EXCEEDED) naming the
     quota, and the machines made before it are reported.
+  - Progress. Run in the controller process (O(execution)), a batch of ten machines or more prints
+    lines C(n/N done, F failed) every five seconds or every tenth of the batch. A module sends its
+    result only when it ends, so with O(execution=module) or on a remote host there is no progress on the
+    controller; follow the NetSetup log (O(netsetup_log)) on that host instead (C(tail -f)), which gets a line as
+    each machine finishes. With C(-v) or on failure, the result of a batch of more than ten machines is printed
+    indented rather than as one line.
 '''
 
 EXAMPLES = r'''
@@ -283,11 +324,33 @@ EXAMPLES = r'''
     dest: /srv/odj/packages
   delegate_to: localhost
 
+- name: In an AWX job template (relaunch-safe; each slice provisions its own hosts into a shared store)
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: "{{ ansible_play_hosts | map('extract', hostvars, 'odj_name') | list }}"
+    domain_username: svc-odj@corp.example.com
+    domain_password: "{{ vault_svc_odj_password }}"
+    dest: /mnt/odj-store/packages
+    vault_id: odj
+    lock_timeout: 1800
+  delegate_to: localhost
+  run_once: true
+
 - name: Re-provision machines whose accounts already exist (their passwords are reset)
   winimage.provisioning.odj_provision:
     domain: corp.example.com
     machines: [WS0042]
     reuse_account: true
+    domain_username: svc-odj@corp.example.com
+    domain_password: "{{ vault_svc_odj_password }}"
+    dest: /srv/odj/packages
+  delegate_to: localhost
+
+- name: Re-image a machine that is in use (it loses its domain trust until it boots with the new package)
+  winimage.provisioning.odj_provision:
+    domain: corp.example.com
+    machines: [WS0042]
+    reset_accounts_in_use: true
     domain_username: svc-odj@corp.example.com
     domain_password: "{{ vault_svc_odj_password }}"
     dest: /srv/odj/packages
@@ -343,7 +406,10 @@ machines:
       type: str
       sample: /srv/odj/packages/WS0101.djoin
     password_verified:
-      description: V(true) when the password in an existing package was tried and works, V(false) when it did not.
+      description:
+        - V(true) when the password of the machine's package works (an existing package's was tried, or a new
+          package's right after the account was created or reset).
+        - V(false) when it does not; a new package whose password someone else changed meanwhile fails the machine.
       type: bool
     package:
       description: The package as one line of base64 (only with O(return_package=true)). Holds the machine password.
@@ -382,6 +448,11 @@ extra_parts:
   description: What went into the extra parts (policy sources, number of CA certificates, warnings).
   returned: when policies, root CA certificates or the persistent site were asked for
   type: dict
+dest_created:
+  description: V(true) when O(dest) did not exist and was created (in check mode, would be).
+  returned: when O(dest) was missing
+  type: bool
+  sample: true
 failed_machines:
   description: Names of the machines that failed (invalid, conflict, failed).
   returned: always

@@ -285,7 +285,7 @@ def test_stale_package_is_renewed(samba_dc, client, dest, tmp_path):
     client.set_password(machines['STALE01'].account.dn, 'Other-Passw0rd-1234')
     again = machines_of(samba_dc, client, ['STALE01'], dest=dest)
     m = again['STALE01']
-    assert (m.status, m.changed, m.verified) == ('reused', True, False)
+    assert (m.status, m.changed, m.verified) == ('reused', True, True)  # the new package, checked after the write
     new = password_of(m.path)
     assert new != old
     assert kinit_ok(samba_dc, 'STALE01', new, tmp_path)
@@ -301,7 +301,7 @@ def test_second_run_of_a_batch_tries_every_password_and_renews_only_the_stale(sa
         client.set_password(first[name].account.dn, 'Other-Passw0rd-%s' % name)
     again = machines_of(samba_dc, client, names, dest=dest)
     assert {n: (again[n].status, again[n].verified) for n in names} == dict(
-        (n, ('reused', False) if n in stale else ('unchanged', True)) for n in names)
+        (n, ('reused', True) if n in stale else ('unchanged', True)) for n in names)
     renewed = dict((n, password_of(again[n].path) != before[n]) for n in names)  # bools: no secret in the report
     assert renewed == dict((n, n in stale) for n in names)
     for name in names:
@@ -462,9 +462,14 @@ def test_wrong_domain_and_bad_dest_are_refused_before_any_change(samba_dc, clien
     with pytest.raises(ProvisionError) as err:
         prov.run(['WRONGDOM1'])
     assert 'serves the domain %s, not other.example.test' % samba_dc.dns_domain in str(err.value)
+    in_the_way = tmp_path / 'a-file'
+    in_the_way.write_text('x')
     with pytest.raises(ProvisionError) as err:
-        Provisioner(client, samba_dc.dns_domain, dest=str(tmp_path / 'missing')).run(['BADDEST1'])
+        Provisioner(client, samba_dc.dns_domain, dest=str(in_the_way)).run(['BADDEST1'])
     assert 'is not a directory' in str(err.value)
+    with pytest.raises(ProvisionError) as err:
+        Provisioner(client, samba_dc.dns_domain, dest=str(in_the_way / 'below')).run(['BADDEST1'])
+    assert 'dest %s cannot be created' % (in_the_way / 'below') in str(err.value)
     with pytest.raises(ProvisionError) as err:
         Provisioner(client, samba_dc.dns_domain)
     assert 'nowhere to put the packages' in str(err.value)

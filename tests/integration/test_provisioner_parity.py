@@ -14,6 +14,7 @@ import base64
 import os
 import uuid
 
+import ldap3
 import pytest
 
 from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
@@ -121,6 +122,10 @@ def test_existing_account_without_reuse_is_nerr_userexists_and_untouched(samba_d
     made = Provisioner(client, samba_dc.dns_domain, dest=str(first)).run(['PAREXI01'])[0]
     assert made.status == 'created'
     password = package_of(made.path).win7.machine_password
+    # as if another tool had made it (an account this collection made and no machine used is re-provisioned)
+    conn = admin_ldap(samba_dc)
+    assert conn.modify(made.account.dn, {'description': [(ldap3.MODIFY_DELETE, [])]}), conn.result
+    conn.unbind()
     other = tmp_path / 'other'
     other.mkdir()
     again = Provisioner(client, samba_dc.dns_domain, dest=str(other)).run(['PAREXI01'])[0]
