@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import RawPayload, encode_type1
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import RawPayload, encode_type1
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
 
 NDRDUMP = shutil.which('ndrdump')
 SECRET = '<secret>'

@@ -86,7 +86,7 @@ class ActionModule(ActionBase):
             return 'the task is async'
         try:
             # pylint: disable=import-outside-toplevel
-            from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
+            from ansible_collections.winimage.provisioning.plugins.module_utils.ad import client as _ad_client
         except ImportError as exc:
             return 'the collection cannot be imported here (%s)' % exc
         if not _ad_client.HAS_LDAP3:
@@ -136,7 +136,7 @@ class ActionModule(ActionBase):
     def _run_in_process(self, args, task_vars):
         """What the module would return, computed here; no_log values censored as AnsibleModule does."""
         # pylint: disable=import-outside-toplevel
-        from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision_task import (
+        from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import (
             ARGUMENT_SPEC, SPEC_KWARGS, TaskFailed, execute)
         warnings = []
         params, no_log_values = args, set()

@@ -22,8 +22,8 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _complus
-from ansible_collections.winimage.provisioning.plugins.module_utils._msi import MsiError, inspect_msi, require_complus_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.complus import catalog as _complus
+from ansible_collections.winimage.provisioning.plugins.module_utils.complus.msi import MsiError, inspect_msi, require_complus_package
 
 MODULE = 'winimage.provisioning.win_complus_import'
 OPTIONS = ('src', 'path', 'destination', 'partition', 'with_users', 'overwrite_files', 'run_as_user', 'run_as_password',

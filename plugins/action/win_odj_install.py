@@ -31,19 +31,19 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.parsing.vault import VaultLib
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as _netapi_errors
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import (
     INSTALL, JoinConflict, decide_install, describe_join, package_join, pending_join)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (  # DumpReader: API
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import (  # DumpReader: API
     JOIN_STATE_KEYS,
     DumpReader,
     NotSystemHiveError,
     read_pending,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute, same_windows_path
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.windows_path import is_windows_absolute, same_windows_path
 
 MODULE = 'winimage.provisioning.win_odj_install'
 ONLINE_CALLER = PROVISION['NETSETUP_PROVISION_ONLINE_CALLER']

@@ -22,9 +22,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import (
     EVENT_JOIN_FAILED, EVENT_JOIN_OK, JOINED, judge_join)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import (
     JOIN_STATE_KEYS, SECRET_VALUE, DumpReader, NotSystemHiveError, read_pending)
 
 MODULE = 'winimage.provisioning.win_odj_join_info'

@@ -32,14 +32,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as _netapi_errors
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import (
     PROVISION, JoinConflict, decide_provision, describe_join, package_join, provision_option_problems, same_join)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION as FLAGS
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import FORMS, render, to_base64
-from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION as FLAGS
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import FORMS, render, to_base64
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.windows_path import is_windows_absolute
 
 MODULE = 'winimage.provisioning.win_odj_provision'
 

@@ -57,8 +57,8 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_djoin_file
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64, to_djoin_file
 
 
 def odj_convert(value, to='base64'):

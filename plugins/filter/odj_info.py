@@ -48,8 +48,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
 
 
 def odj_info(value):

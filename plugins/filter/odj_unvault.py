@@ -60,8 +60,8 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64
 
 
 def odj_unvault(value, secret):

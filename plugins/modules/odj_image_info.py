@@ -131,8 +131,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 try:
-    from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, image_info, image_info_batch
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.access import module_runner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import InstallError, image_info, image_info_batch
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

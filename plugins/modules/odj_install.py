@@ -412,19 +412,19 @@ counts:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._options import env
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.options import env
 
 try:
-    from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import (
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.access import module_runner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import (
         InstallError,
         install,
         install_batch,
         load_package,
         package_secret,
     )
-    from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import code_of
-    from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import (
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import code_of
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import (
         MIN_SECRET_LENGTH, log_for, log_operation,
     )
     IMPORT_ERROR = None

@@ -251,8 +251,8 @@ has_password:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
 
 
 def main():

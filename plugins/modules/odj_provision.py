@@ -506,7 +506,7 @@ domain:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision_task import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import (
     ARGUMENT_SPEC, SPEC_KWARGS, TaskFailed, execute)
 
 

@@ -186,12 +186,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 try:
-    from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
+    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
         CONNECTION_ARGUMENT_SPEC, ADError, client_options, verify_secret)
-    from ansible_collections.winimage.provisioning.plugins.module_utils._image import module_runner
-    from ansible_collections.winimage.provisioning.plugins.module_utils._join_secret import JoinSecretError, read_join_secret
-    from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import MIN_SECRET_LENGTH, log_for, log_operation
-    from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import code_of
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.access import module_runner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.join_secret import JoinSecretError, read_join_secret
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import MIN_SECRET_LENGTH, log_for, log_operation
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import code_of
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

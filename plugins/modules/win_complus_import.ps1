@@ -6,7 +6,7 @@
 #AnsibleRequires -CSharpUtil Ansible.Basic
 
 # Thin by design: the action plugin (plugins/action/win_complus_import.py) and
-# plugins/module_utils/_complus.py decide everything. This module
+# plugins/module_utils/complus/catalog.py decide everything. This module
 #  - query: reads the package (QueryApplicationFile2) and the catalog
 #    (partitions, applications) and returns them as they are;
 #  - apply: checks the preconditions of the plan it is given (package file,

@@ -42,7 +42,7 @@ def collection_path():
 
 def reg_text(entries):
     """The planned entries as a regedit file hivexregedit --merge reads (hex forms: exact bytes)."""
-    from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import REG_DWORD, encode_value
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.hivex import REG_DWORD, encode_value
     lines = ['Windows Registry Editor Version 5.00', '']
     current = None
     for entry in entries:
@@ -73,7 +73,7 @@ def main():
     parser.add_argument('--hive', help='a SYSTEM hive to use (default: Windows 10 fixture, else a generated 15 MB one)')
     args = parser.parse_args()
     collection_path()
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _image
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image import access as _image
 
     def runner(argv, data=None, env=None):
         proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -81,10 +81,10 @@ def main():
         return proc.returncode, proc.stdout, proc.stderr
 
     _image.set_default_runner(runner)
-    from ansible_collections.winimage.provisioning.plugins.module_utils._hive_log import read_header
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import install
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import build_package, encode
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import plan_entries
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.hive_log import read_header
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import install
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import build_package, encode
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import plan_entries
 
     work = tempfile.mkdtemp(prefix='winimage-bench-work-')
     try:

@@ -97,8 +97,8 @@ def run_module(dc, names, work, root, execution='auto', tls_mode='ldaps'):
 def run_engine(dc, names, work):
     """The same work in-process (no ansible start-up): the module's own cost."""
     sys.path.insert(0, collections_root())
-    from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import Provisioner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+    from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
     dest = os.path.join(work, 'engine')
     os.makedirs(dest)
     start = time.monotonic()

@@ -38,8 +38,8 @@ import sys
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
 from bench_install import reg_text
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import plan_entries
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import plan_entries
 with open(sys.argv[3], 'rb') as handle:
     sys.stdout.write(reg_text(plan_entries(decode(handle.read()), 'ControlSet001')))
 '''

@@ -19,7 +19,7 @@ def run_command(argv, data=None, env=None):
 
 
 def _install_default_runner():
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _image
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image import access as _image
     _image.set_default_runner(run_command)
 
 

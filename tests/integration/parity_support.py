@@ -21,10 +21,10 @@ import time
 
 import ldap3
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _domain_policy as D
-from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
-from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_flags as F
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import policy as D
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import quota as Q
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import flags as F
 
 import samba_dc as dcmod
 from test_certs_support import make_ca

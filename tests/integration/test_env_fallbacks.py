@@ -14,9 +14,9 @@ import uuid
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision_task import ARGUMENT_SPEC, SPEC_KWARGS
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import ARGUMENT_SPEC, SPEC_KWARGS
 
 from odj_install_support import sample_images
 from playbook import run_playbook

@@ -75,10 +75,14 @@ def installed(tmp_path_factory):
 
 
 def _plugin_files(root, kind):
+    """Python files of plugins/<kind>, subpackages included (module_utils is laid out by concern)."""
     folder = os.path.join(root, 'plugins', kind)
-    if not os.path.isdir(folder):
-        return []
-    return sorted(n for n in os.listdir(folder) if n.endswith('.py') and n != '__init__.py')
+    found = []
+    for here, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.endswith('.py') and (name != '__init__.py' or here != folder):
+                found.append(os.path.relpath(os.path.join(here, name), folder))
+    return sorted(found)
 
 
 def test_tarball_holds_sources_not_local_state(installed):
@@ -130,7 +134,10 @@ def test_plugins_import_from_the_installed_copy(installed, tmp_path):
     names = []
     for kind in ('modules', 'module_utils', 'filter', 'action'):
         for filename in _plugin_files(dest, kind):
-            names.append('ansible_collections.%s.%s.plugins.%s.%s' % (NAMESPACE, NAME, kind, filename[:-3]))
+            module = filename[:-3].replace(os.sep, '.')
+            if module.endswith('.__init__'):
+                module = module[:-len('.__init__')]
+            names.append('ansible_collections.%s.%s.plugins.%s.%s' % (NAMESPACE, NAME, kind, module))
     if not names:
         pytest.skip('the collection has no Python plugins yet')
     proc = subprocess.run([sys.executable, '-c', IMPORTER, coll_path, REPO, json.dumps(names)],

@@ -19,12 +19,12 @@ import ldap3
 import pytest
 from cryptography import x509
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
-from ansible_collections.winimage.provisioning.plugins.module_utils import _domain_policy as D
-from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import certstore as C
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import policy as D
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import quota as Q
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
 
 from parity_support import (CA_CN, DUP_GPO_NAME, EMPTY_GPO_NAME, GPO_NAME, PASSWORD, admin_ldap,
                             domain_extras_for, policy_entries, run_command)

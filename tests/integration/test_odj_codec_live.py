@@ -7,9 +7,9 @@ codec decodes equals what Samba's ``ndrdump`` prints for it.
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
 
 import odj_reference
 from test_odj_codec_support import assert_same_bytes
@@ -74,7 +74,7 @@ def test_live_packages_pass_the_loaders_checks_and_flips_are_refused(live_packag
     """Every package Samba makes passes the loader's cross-checks; 60 seeded bit flips of each: no traceback, at
     least three quarters refused, and whatever is still accepted carries the same machine and password."""
     import random
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
     for name, how, djoin in live_packages:
         original = load_package(data=djoin).pd.win7
         rnd = random.Random(name + repr(sorted(how)))

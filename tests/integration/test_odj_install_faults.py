@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._hive_log import read_header
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, install
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import RegipyReader, compare, plan_entries
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.hive_log import read_header
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import InstallError, install
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import RegipyReader, compare, plan_entries
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64, to_raw
 
 from odj_install_support import image_with_hive, package_bytes, sample_images, sha, tree_hashes, unpack
 
@@ -112,7 +112,7 @@ def test_verification_mismatch_keeps_the_original(shared_dir, tmp_path, package)
 RUNNER = textwrap.dedent('''
     import os, subprocess, sys
     sys.path.insert(0, sys.argv[1])
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _image
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image import access as _image
 
     def runner(argv, data=None, env=None):
         proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -135,9 +135,9 @@ RUNNER = textwrap.dedent('''
         faults['hive_written'] = pause(os.environ['PAUSE_AFTER_TEMP'])
     if os.environ.get('PAUSE_WIM'):
         faults['wim_updated'] = pause(os.environ['PAUSE_WIM'])
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import install, InstallError
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import install, InstallError
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
     raw = to_raw(open(sys.argv[3], 'rb').read())
     kwargs = {}
     if len(sys.argv) > 4:
@@ -294,7 +294,7 @@ def test_two_paths_to_one_image_take_one_lock(shared_dir, tmp_path, collections_
 
 def test_stale_temp_cleanup_spares_a_live_runs_file(shared_dir, tmp_path, collections_root):
     """Clean-up of leftovers removes a killed run's temporary file, never one a running install is writing."""
-    from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import remove_stale_temps
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import remove_stale_temps
     folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
     marker = str(tmp_path / 'paused')
     holder = start(collections_root, folder, fixture_pkg(shared_dir), 'PAUSE_AFTER_TEMP', marker)
@@ -347,9 +347,9 @@ def test_repeated_kill_9_during_wim_installs_then_one_clean_run_leaves_nothing_s
 
 def test_encrypted_package_fails_the_install_cleanly(shared_dir, tmp_path, package):
     """OdjEncryptedError used to escape from _odj_registry.unsupported_parts through plan_entries."""
-    from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import RawPayload, encode_type1
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import load_package
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import encode
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import RawPayload, encode_type1
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import load_package
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import encode
     import uuid
     pd = decode(package[0])
     sealed = pd.package
@@ -365,7 +365,7 @@ def test_encrypted_package_fails_the_install_cleanly(shared_dir, tmp_path, packa
 def test_seeded_bit_flips_never_reach_the_image(shared_dir, tmp_path, name):
     """60 flips of a real package through the module's loader and install: refused cleanly or installed whole."""
     import random
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import load_package
+    from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import load_package
     raw = to_raw(package_bytes(shared_dir, name))
     folder, _hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'img')
     before = tree_hashes(folder)

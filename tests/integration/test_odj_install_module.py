@@ -7,8 +7,8 @@ import subprocess
 import sys
 import uuid
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
 
 from odj_install_support import sample_images, sha, tree_hashes
 from playbook import run_playbook

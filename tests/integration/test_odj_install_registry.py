@@ -7,17 +7,17 @@ import stat
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex as hx
-from ansible_collections.winimage.provisioning.plugins.module_utils._hive_log import read_header
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, image_info, install
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as hx
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.hive_log import read_header
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import InstallError, image_info, install
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import (
     RegipyReader,
     compare,
     owned_keys,
     plan_entries,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 
 from odj_install_support import (
     export,
@@ -147,7 +147,7 @@ def test_dirty_windows10_hive_refused_unless_allowed(shared_dir, tmp_path):
     assert result['changed'] and result['dirty'] and any('allow_dirty' in w for w in result['warnings'])
     assert not read_header(hive)['dirty']
     with hx.Hive(hive) as opened:
-        from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import HivexReader, control_set_name
+        from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import HivexReader, control_set_name
         cs = control_set_name(HivexReader(opened))
     check_exact_table(before, export(hive), hive, pd, cs)
 

@@ -16,11 +16,11 @@ import uuid
 import ldap3
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient, ADError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient, ADError
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_JOINPROV3, PART_WIN7BLOB, decode)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     ProvisionError, Provisioner, summarize)
 
 
@@ -499,7 +499,7 @@ class _CutAfter(object):
 
 
 def test_pipeline_answers_every_request_once_when_the_connection_dies(samba_dc, client):
-    from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import Pipeline
+    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.pipeline import Pipeline
     pipe = Pipeline(client.conn, window=4)
     replies = {}
 

@@ -23,8 +23,8 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import ACCOUNT_MARKER
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision_task import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import ACCOUNT_MARKER
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import (
     ARGUMENT_SPEC, SPEC_KWARGS, execute)
 
 from test_odj_provision import (  # noqa: F401  pylint: disable=unused-import
@@ -103,7 +103,7 @@ def test_two_runs_at_once_into_one_store_both_succeed(samba_dc, tmp_path):
 
     thread = threading.Thread(target=run_b)
 
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import Provisioner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
     prov_a = Provisioner(client_a, samba_dc.dns_domain, dest=store)
     write_all = prov_a._write_all
 
@@ -133,7 +133,7 @@ def test_two_stores_resetting_the_same_accounts_the_loser_fails(samba_dc, client
     client_b = client_for(samba_dc)
     outcome = {}
 
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import Provisioner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
     prov_a = Provisioner(client, samba_dc.dns_domain, dest=store_a, reuse_account=True)
     submit = prov_a._submit_checks
 
@@ -251,8 +251,8 @@ def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, colle
 
     first, _out = role_run('job1', 'first')
     assert {n: first[n]['status'] for n in first} == {'ROLERL01': 'created', 'ROLERL02': 'created'}
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
     with open(str(tmp_path / 'job1' / 'ROLERL02.djoin.vault'), 'rb') as handle:
         joined = decode(_vault.decrypt(handle.read(), 'vault-first')).win7.machine_password
     _join(samba_dc, 'ROLERL02')
@@ -265,8 +265,8 @@ def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, colle
 
 
 def test_a_run_that_cannot_get_the_store_lock_changes_nothing(samba_dc, client, tmp_path):
-    from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import file_lock
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import file_lock
+    from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
         ProvisionError, Provisioner)
     store = _store(tmp_path, 'busy')
     with file_lock(os.path.join(store, '.odj_provision.lock')):  # another run, still working

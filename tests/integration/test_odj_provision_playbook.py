@@ -21,9 +21,9 @@ import sys
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_djoin_file
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64, to_djoin_file
 
 PLAYBOOK = r'''
 - hosts: localhost
@@ -293,7 +293,7 @@ def test_no_secret_in_verbose_output(play):
     packages.append(decode(_vault.decrypt(open(str(work / 'vaulted' / (play['p'] + '08.b64.vault')), 'rb').read(),
                                           play['vault'])))
     assert len(packages) >= 5
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import encode
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import encode
     for pd in packages:
         password = pd.win7.machine_password
         assert len(password) >= 14

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)

@@ -17,16 +17,16 @@ import uuid
 import ldap3
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
-from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import read_lines
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import certstore as C
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import read_lines
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     ProvisionError, Provisioner, summarize)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
-from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import PartSources, error_for
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import PartSources, error_for
 
 from parity_support import GPO_NAME, ReadOnlyDC, admin_ldap, domain_extras_for, policy_entries, run_command
 from playbook import run_playbook

@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import image_info
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import image_info
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)

@@ -18,10 +18,10 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import ADClient
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import image_info
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import Provisioner
-from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import image_info
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -125,7 +125,7 @@ def test_requester_role_from_stores(samba_dc, tmp_path, collections_root):
 
     secrets = [VAULT_PASSWORD, samba_dc.admin_password]
     for path in (remote_store / 'RQROLE01.djoin.vault', local_store / 'RQROLE02.djoin.vault'):
-        from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+        from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
         secrets.append(decode(_vault.decrypt(path.read_bytes(), VAULT_PASSWORD)).win7.machine_password)
     leaked = [i for i, secret in enumerate(secrets) if secret in out or secret in out2]
     assert leaked == [], 'secrets #%s appear in the -vvvv output' % leaked

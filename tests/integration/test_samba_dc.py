@@ -96,7 +96,7 @@ def test_net_offlinejoin_provision_makes_a_package(samba_dc, net_offlinejoin):
 
 
 def test_net_offlinejoin_package_decodes_with_codec(samba_dc, net_offlinejoin):
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
     raw = net_offlinejoin(samba_dc, 'REFWS03')
     pd = decode(raw)
     win7 = pd.win7

@@ -16,8 +16,8 @@ import subprocess
 import pytest
 
 from ansible_collections.winimage.provisioning.plugins.action import win_odj_provision as act
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 
 from win_action_stub import run_action
 

@@ -7,11 +7,11 @@ import subprocess
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_install import InstallError, image_info, install
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode, encode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import RegipyReader, compare, plan_entries
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_raw
-from ansible_collections.winimage.provisioning.plugins.module_utils._unattend import find_account_data
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.install import InstallError, image_info, install
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode, encode
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import RegipyReader, compare, plan_entries
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.unattend import find_account_data
 
 from odj_install_support import export, image_with_hive, package_bytes, sample_images, sha, tree_hashes
 

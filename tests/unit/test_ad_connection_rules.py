@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
     _end_point_binding, certificate_names, name_matches, qualify_user)
 
 

@@ -14,9 +14,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _certstore as C
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import certstore as C
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
 
 import odj_reference
 from test_certs_support import make_ca

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
-"""COM+ import decisions, flags and HRESULTs (plugins/module_utils/_complus.py)."""
+"""COM+ import decisions, flags and HRESULTs (plugins/module_utils/complus/catalog.py)."""
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _complus as c
-from ansible_collections.winimage.provisioning.plugins.module_utils._complus import ComplusError
+from ansible_collections.winimage.provisioning.plugins.module_utils.complus import catalog as c
+from ansible_collections.winimage.provisioning.plugins.module_utils.complus.catalog import ComplusError
 
 GLOBAL = c.GLOBAL_PARTITION_ID
 SALES = '0A1B2C3D-1111-2222-3333-444455556666'

@@ -12,8 +12,8 @@ import os
 
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, '..', 'shared', 'fixtures', 'odj')

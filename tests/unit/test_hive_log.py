@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hive_log as hl
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex as hx
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hive_log as hl
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as hx
 
 
 def unpack(shared_dir, name, dest, as_name=None):

@@ -10,7 +10,7 @@ import struct
 import pytest
 from regipy.registry import RegistryHive
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex as hx
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as hx
 
 
 def value_of(hive, node, name):

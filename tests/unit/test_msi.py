@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""MSI inspection (plugins/module_utils/_msi.py) on databases built here with msibuild.
+"""MSI inspection (plugins/module_utils/complus/msi.py) on databases built here with msibuild.
 
 The module reads installer databases in pure Python; msiinfo (msitools) is the
 independent reference every table is compared with.
@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _msi
+from ansible_collections.winimage.provisioning.plugins.module_utils.complus import msi as _msi
 
 pytestmark = pytest.mark.skipif(not (shutil.which('msibuild') and shutil.which('msiinfo')),
                                 reason='msitools (msibuild, msiinfo) not installed; see bindep.txt')

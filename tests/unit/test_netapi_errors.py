@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""NET_API_STATUS names, numbers and messages (plugins/module_utils/_netapi_errors.py)."""
+"""NET_API_STATUS names, numbers and messages (plugins/module_utils/common/netapi_errors.py)."""
 
 import json
 import shutil
@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors as ne
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as ne
 
 # The offline-join codes, in lmerr.h order, NERR_BASE + 609 ... (lmerr.h).
 ODJ_CODES = [

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _netsetup_log as L
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import netsetup_log as L
 
 SECRET = 'Machine-Pa55word-for-unit-tests'
 LINE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+)\[(\d+)\] (\S+) (.*) -> (.*) '

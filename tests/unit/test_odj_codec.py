@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError, RawPayload
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import OdjFormatError, RawPayload
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
 
 import odj_reference
 from test_odj_codec_support import assert_same_bytes

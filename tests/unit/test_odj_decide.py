@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_decide as D
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import decide as D
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 
 
 @pytest.fixture(scope='module')

@@ -9,8 +9,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.winimage.provisioning.plugins.filter.odj_convert import FilterModule as ConvertFilters
 from ansible_collections.winimage.provisioning.plugins.filter.odj_info import FilterModule as InfoFilters
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
 
 PASSWORD = 'filter-test-password-' + uuid.uuid4().hex
 odj_info = InfoFilters().filters()['odj_info']

@@ -21,10 +21,10 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_text as T
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import text as T
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
 
 EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', '1500'))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get('FUZZ_RANDOM'),
@@ -148,7 +148,7 @@ def test_fuzz_mutated_in_text_forms(data):
 
 def load_check(data):
     """The loader's property: a LoadedPackage or PackageLoadError, never another exception, never a hang."""
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_input as L
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj import load as L
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(HANG_SECONDS)
     try:

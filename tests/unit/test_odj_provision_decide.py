@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 """The provisioner's decisions as pure functions: decide(), account_in_use(), Progress."""
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import Account
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import Account
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     ACCOUNT_MARKER, OWN_LOGON_WINDOW, Progress, StoreEntry, account_in_use, decide, filetime_text)
 
 SET = 134405747418510340  # pwdLastSet of an account (FILETIME)

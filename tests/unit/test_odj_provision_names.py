@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     PASSWORD_LENGTH, Machine, check_machine_name, default_password, generate_password, summarize)
 
 

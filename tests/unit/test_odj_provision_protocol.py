@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
     ADClient, ADError, dn_to_dns, dns_to_dn, guid_from_bytes, parse_netlogon_response, sid_to_str)
 
 # rootDSE Netlogon of a Samba 4.17 DC (corp.example.test, dc1, 127.0.0.76) for NtVer 0x16 and 0x1e

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex as hx
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_registry as reg
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as hx
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import registry as reg
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_CERT,
     PART_JOINPROV2,
     PART_POLICY,
@@ -199,7 +199,7 @@ def test_write_read_pending_and_compare_both_readers(shared_dir, tmp_path):
     assert [p['label'] for p in pending['parts']] == ['join provider (ODJ_WIN7BLOB)']
     leaked = pd.win7.machine_password in repr(pending)
     assert not leaked, 'read_pending must not return the password'
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, pending_join, same_join
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import package_join, pending_join, same_join
     assert same_join(*(pending_join(pending) + package_join(pd)))
     assert not same_join(*(pending_join(pending) + package_join(fixture_package(shared_dir, 'samba-reuse-ws0001.djoin'))))
     # a changed value is reported, the secret without its value

@@ -341,8 +341,9 @@ def test_spec_reader_reads_powershell_literals(tmp_path):
 @pytest.mark.parametrize('path', PS1_FILES, ids=rel)
 def test_no_python_table_is_copied_into_powershell(path):
     """Error names, NETSETUP_PROVISION_* values and HRESULT names live in module_utils only."""
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _complus, _netapi_errors
-    from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION
+    from ansible_collections.winimage.provisioning.plugins.module_utils.complus import catalog as _complus
+    from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as _netapi_errors
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION
     text = HERE_STRING.sub('', read(path).decode('utf-8'))  # C# constants an API call needs are not tables
     code = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))
     names = [n for n in _netapi_errors.BY_NAME if n != 'NERR_Success'] + list(PROVISION)
@@ -510,7 +511,7 @@ def test_request_keys_agree_with_the_action_plugins():
 
 
 def test_step_keys_agree_with_the_plan():
-    from ansible_collections.winimage.provisioning.plugins.module_utils import _complus
+    from ansible_collections.winimage.provisioning.plugins.module_utils.complus import catalog as _complus
     ps1 = read(os.path.join(MODULES, 'win_complus_import.ps1')).decode('utf-8')
     read_keys = set(re.findall(r"\$step\['(\w+)'\]", ps1))
     opts = _complus.validate_options({'src': 'a.msi', 'force': True})

@@ -6,15 +6,15 @@ import uuid
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _machine_quota as Q
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _provision_parts as X
-from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import DomainInfo
-from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import BY_NAME
-from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import NetSetupLog, read_lines
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import PROVISION_FLAGS, flag_names
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import quota as Q
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision import parts as X
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import DomainInfo
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import BY_NAME
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import NetSetupLog, read_lines
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION_FLAGS, flag_names
 
 DOMAIN_SID = 'S-1-5-21-2720103478-3893655958-3880862394'
 

@@ -15,10 +15,10 @@ import uuid
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_package as P
-from ansible_collections.winimage.provisioning.plugins.module_utils import _regpol as R
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_flags as F
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_facts import package_facts
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import flags as F
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
 
 import odj_reference
 

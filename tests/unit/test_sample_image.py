@@ -13,8 +13,8 @@ import sys
 import pytest
 from regipy.registry import RegistryHive
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hive_log as hl
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex as hx
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hive_log as hl
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as hx
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, 'scripts', 'make-sample-image')

@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _sid
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import sid as _sid
 
 
 @pytest.mark.parametrize('text', ['S-1-5-21-2720103478-3893655958-3880862394-1124', 'S-1-5-32-544', 'S-1-0x123456789ABC-7'])

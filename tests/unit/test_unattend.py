@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _unattend as ua
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode, encode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import unattend as ua
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode, encode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64, to_raw
 
 NS = '{urn:schemas-microsoft-com:unattend}'
 

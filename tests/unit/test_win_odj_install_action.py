@@ -19,9 +19,9 @@ from ansible.errors import AnsibleActionFail
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.winimage.provisioning.plugins.action import win_odj_install as act
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import HivexReader, plan_entries
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as _hivex
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import HivexReader, plan_entries
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64, to_raw
 
 VAULT_PW = b'correct horse battery staple'
 
@@ -165,7 +165,7 @@ def test_pending_join_read_back_like_odj_image_info(system_hive, djoin, other_dj
     key = os.urandom(32)
     with _hivex.Hive(system_hive) as hive:
         reader = HivexReader(hive)
-        from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import control_set_name
+        from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import control_set_name
         cs = control_set_name(reader)
         query = dump_like_module(reader, key, plan_entries(pd, cs))
     pending, digest = act.pending_from_query(query)
@@ -221,7 +221,7 @@ def test_install_outcome():
     for name in ('NERR_NoOfflineJoinInfo', 'NERR_BadOfflineJoinInfo', 'NERR_CantCreateJoinInfo', 'NERR_BadDomainJoinInfo',
                  'NERR_NoJoinPending', 'NERR_ValuesNotSet', 'NERR_CantVerifyHostname', 'NERR_ConnectionInsecure',
                  'NERR_ProvisioningBlobUnsupported', 'ERROR_ACCESS_DENIED', 'ERROR_INVALID_PARAMETER'):
-        from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import code_of
+        from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import code_of
         ok, reboot, msg = act.install_outcome(code_of(name), online=True)
         assert not ok and name in msg and not reboot
 
@@ -255,7 +255,7 @@ def _query_of(system_hive, pd=None):
         key = base64.b64decode(module_args['_hmac_key'])
         with _hivex.Hive(system_hive) as hive:
             reader = HivexReader(hive)
-            from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import control_set_name
+            from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import control_set_name
             overlay = plan_entries(pd, control_set_name(reader), skip_unsupported=True) if pd is not None else ()
             query = dump_like_module(reader, key, overlay)
         query.update(system_root='C:\\Windows', hive_path='D:\\mnt\\Windows\\System32\\config\\SYSTEM')

@@ -15,11 +15,11 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.winimage.provisioning.plugins.action import win_odj_join_info as act
-from ansible_collections.winimage.provisioning.plugins.module_utils import _hivex
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image import hivex as _hivex
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import (
     HivexReader, control_set_name, plan_entries)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 
 from test_win_odj_install_action import dump_like_module
 from win_action_stub import run_action

@@ -15,7 +15,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.winimage.provisioning.plugins.action import win_odj_provision as act
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_djoin_file, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_djoin_file, to_raw
 
 from win_action_stub import run_action
 

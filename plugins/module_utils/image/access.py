@@ -39,7 +39,7 @@ import stat
 import tempfile
 import xml.etree.ElementTree as ET
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import (
     LockTimeout,
     clean_workdirs,
     file_lock,
@@ -390,7 +390,7 @@ class WimImage(object):
             if [(i['index'], i['name']) for i in after] != [(i['index'], i['name']) for i in self.images]:
                 raise ImageError('%s: verification failed: the list of images changed; the .wim was left unchanged' % self.path)
             if backup:
-                from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import backup_file
+                from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import backup_file
                 backup_path = backup_file(self.path)
             replace_from(tmp, self.path)
         except BaseException:

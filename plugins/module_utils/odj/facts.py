@@ -9,11 +9,11 @@ password and PFX contents are never part of it: only ``has_password``.
 
 from __future__ import annotations
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import RawPayload, encode_type1
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import RawPayload, encode_type1
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import (
     DC_ADDRESS_TYPES, DC_FLAGS, JOINPROV2_FLAGS, PROVISION_FLAGS, REG_TYPES, STORE_LOCATIONS, flag_names,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_CERT, PART_JOINPROV2, PART_JOINPROV3, PART_JOINPROV4, PART_NAMES, PART_POLICY, CertPart, JoinProv2Part,
     JoinProv3Part, JoinProv4Part, PolicyPart,
 )

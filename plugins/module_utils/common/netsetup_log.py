@@ -14,7 +14,7 @@ machine (or per step) to a plain text log:
 operation, what was asked as ``key=value`` pairs (machine, domain, DC, OU,
 image, options -- never a password, package or key), ``->`` what was done,
 and the result as ``status=0x<hex> <NAME> (<decimal>)`` with the Windows name
-of the code (plugins/module_utils/_netapi_errors.py).
+of the code (plugins/module_utils/common/netapi_errors.py).
 
 Files are opened with O_APPEND (one write per line, under an exclusive lock,
 so concurrent runs do not interleave), created 0600 in a directory created
@@ -40,7 +40,7 @@ try:
 except ImportError:  # pragma: no cover - Windows controllers are not supported by Ansible
     fcntl = None
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import (
     error_name,
     lookup,
 )

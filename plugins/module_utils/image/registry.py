@@ -35,14 +35,14 @@ from __future__ import annotations
 import base64
 import uuid
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.hivex import (
     REG_BINARY,
     REG_DWORD,
     REG_SZ,
     TYPE_NAMES,
     decode_value,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_CERT,
     PART_JOINPROV2,
     PART_JOINPROV3,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 import uuid
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._sid import format_sid, parse_sid
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.sid import format_sid, parse_sid
 
 HEADER = b'\x01\x10\x08\x00\xcc\xcc\xcc\xcc'
 HEADER_LEN = 16

@@ -20,7 +20,7 @@ import ctypes.util
 import os
 import struct
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import (
     REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_LINK, REG_MULTI_SZ, REG_NONE, REG_QWORD, REG_SZ,
 )
 

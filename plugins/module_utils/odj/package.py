@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import uuid
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import (
     ARRAY, BYTES, EMBED, GUID, NESTED, SID, U32, USTR, WSTR,
     FIRST_REFERENT, OdjFormatError, RawPayload, decode_type1, encode_type1, sid_from_str,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 
 PART_WIN7BLOB = uuid.UUID('631c7621-5289-4321-bc9e-80f843f868c3')
 PART_JOINPROV2 = uuid.UUID('57bfc56b-52f9-480c-adcb-91b3f8a82317')

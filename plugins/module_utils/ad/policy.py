@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._certstore import SstError, check_der_certificate
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.certstore import SstError, check_der_certificate
 
 GPO_CONTAINER = 'CN=Policies,CN=System,%s'
 CA_CONTAINER = 'CN=Certification Authorities,CN=Public Key Services,CN=Services,%s'

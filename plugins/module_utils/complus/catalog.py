@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _netapi_errors
-from ansible_collections.winimage.provisioning.plugins.module_utils._windows_path import is_windows_absolute, same_windows_path
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as _netapi_errors
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.windows_path import is_windows_absolute, same_windows_path
 
 GLOBAL_PARTITION_ID = '41E90F3E-56C1-4633-81C3-6E8BAC8BDD70'
 

@@ -13,11 +13,11 @@ the returned result into its own output (censoring no_log values either way).
 from __future__ import annotations
 
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _ad_client
-from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_for, log_operation
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_provision import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad import client as _ad_client
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import log_for, log_operation
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     STATUS_FAILED, Progress, ProvisionError, Provisioner, summarize)
-from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import (
     PartSources, error_for, log_machines, with_name)
 
 ARGUMENT_SPEC = dict(

@@ -32,7 +32,7 @@ import collections
 import hashlib
 import struct
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_CERT,
     CertPart,
     CertSstStore,

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import Hive, HivexError, decode_value
-from ansible_collections.winimage.provisioning.plugins.module_utils._image import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.hivex import Hive, HivexError, decode_value
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.access import (
     SYSTEM_REL,
     UNATTEND_REL,
     ImageError,
     open_image,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import (
     OFFLINE_JOIN,
     SECRET_VALUE,
     HivexReader,
@@ -29,7 +29,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registr
     control_set_name,
     read_pending,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._unattend import UnattendError, find_account_data
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.unattend import UnattendError, find_account_data
 
 
 class JoinSecretError(Exception):

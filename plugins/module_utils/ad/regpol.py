@@ -30,14 +30,14 @@ from __future__ import annotations
 import collections
 import struct
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_POLICY,
     PackagePart,
     PolicyElement,
     PolicyElementList,
     PolicyPart,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import (
     REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_LINK, REG_MULTI_SZ, REG_QWORD, REG_SZ,
 )
 

@@ -16,7 +16,7 @@ import base64
 import binascii
 import re
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import HEADER, OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import HEADER, OdjFormatError
 
 FORM_RAW = 'raw'
 FORM_BASE64 = 'base64'

@@ -26,21 +26,21 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import (
     atomic_write,
     backup_file,
     remove_stale_temps,
     replace_from,
     temp_path_beside,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._hive_log import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.hive_log import (
     DirtyHiveError,
     HiveFormatError,
     prepare,
     read_header,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import Hive, HivexError, REG_SZ, decode_value
-from ansible_collections.winimage.provisioning.plugins.module_utils._image import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.hivex import Hive, HivexError, REG_SZ, decode_value
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.access import (
     SYSTEM_REL,
     UNATTEND_REL,
     ImageError,
@@ -49,13 +49,13 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._image impor
     scratch,
     sha256_file,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import (
     JoinConflict,
     decide_install,
     package_join,
     pending_join,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registry import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.registry import (
     MASK,
     HivexReader,
     NotSystemHiveError,
@@ -71,10 +71,10 @@ from ansible_collections.winimage.provisioning.plugins.module_utils._odj_registr
     snapshot,
     unsupported_parts,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils import _odj_input
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import to_base64
-from ansible_collections.winimage.provisioning.plugins.module_utils._unattend import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import load as _odj_input
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.unattend import (
     UnattendError,
     find_account_data,
     merge,
@@ -241,7 +241,7 @@ def _install_registry_in(image, staging, pd, opts, result, system, work):
             if node is None:
                 node = node_cache[entry.key] = hive.navigate(entry.key, create=True)
             if entry.name is not None:
-                from ansible_collections.winimage.provisioning.plugins.module_utils._hivex import encode_value
+                from ansible_collections.winimage.provisioning.plugins.module_utils.image.hivex import encode_value
                 hive.set_value(node, entry.name, entry.vtype, encode_value(entry.vtype, entry.value))
         tmp = temp_path_beside(system, suffix='.odj')
         try:

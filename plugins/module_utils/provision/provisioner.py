@@ -53,19 +53,19 @@ import secrets
 import string
 import time
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._ad_client import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
     ADError, UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT)
-from ansible_collections.winimage.provisioning.plugins.module_utils._atomic import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import (
     LockTimeout, atomic_write, file_lock, temp_path_beside)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_decide import package_join, same_join
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import provision_flags
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_input import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import package_join, same_join
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import provision_flags
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_JOINPROV3, build_package, encode)
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import (
     to_base64, to_djoin_file)
-from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import writable_dc_problem
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import writable_dc_problem
 
 
 # 64 random characters (~410 bits). At most 64 bytes so that the DC's PBKDF2
@@ -120,7 +120,7 @@ _NAME_RE = re.compile(r'^[A-Za-z0-9-]+$')
 def _default_error_namer():
     """_provision_parts.error_for when that module is present (Windows error names), else None."""
     try:
-        from ansible_collections.winimage.provisioning.plugins.module_utils._provision_parts import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import (  # pylint: disable=import-outside-toplevel
             error_for)
     except ImportError:
         return None
@@ -130,7 +130,7 @@ def _default_error_namer():
 def _default_quota(client, domain_info):
     """_machine_quota.MachineQuota (ms-DS-MachineAccountQuota for non-admins) when present, else None."""
     try:
-        from ansible_collections.winimage.provisioning.plugins.module_utils._machine_quota import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.winimage.provisioning.plugins.module_utils.ad.quota import (  # pylint: disable=import-outside-toplevel
             MachineQuota)
     except ImportError:
         return None

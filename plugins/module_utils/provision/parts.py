@@ -17,21 +17,21 @@
 
 from __future__ import annotations
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._certstore import root_ca_cert_part
-from ansible_collections.winimage.provisioning.plugins.module_utils._domain_policy import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.certstore import root_ca_cert_part
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.policy import (
     DomainPolicyError, domain_ca_certificates, find_gpo, gpo_machine_policy)
-from ansible_collections.winimage.provisioning.plugins.module_utils._machine_quota import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.quota import (
     QUOTA_ERROR_NAME, is_quota_error)
-from ansible_collections.winimage.provisioning.plugins.module_utils._netapi_errors import BY_NAME
-from ansible_collections.winimage.provisioning.plugins.module_utils._netsetup_log import log_operation
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import (  # provision_flags: API
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import BY_NAME
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import log_operation
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import (  # provision_flags: API
     DC, OPTION_FLAGS, provision_flags,
 )
 
 DS_WRITABLE_FLAG = DC['DS_WRITABLE_FLAG']
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_JOINPROV2, JoinProv2Part, PackagePart)
-from ansible_collections.winimage.provisioning.plugins.module_utils._regpol import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.regpol import (
     RegPolError, build_policy_part, parse, read_file)
 
 OPSPI_PERSISTENT_SITE = 0x1

@@ -29,10 +29,10 @@ import os
 import stat
 import struct
 
-from ansible_collections.winimage.provisioning.plugins.module_utils import _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils._ndr import OdjFormatError
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_package import check, decode
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_text import detect_form, to_raw
+from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import OdjFormatError
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import check, decode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import detect_form, to_raw
 
 # A package is a few KB (a join alone about 2 KB; with certificates and policies some tens of KB). The cap is on
 # the file or value as given (base64 text and a vault envelope make it up to 3.5 times the raw size).

@@ -40,9 +40,9 @@ import tempfile
 import threading
 import uuid
 
-from ansible_collections.winimage.provisioning.plugins.module_utils._options import env
-from ansible_collections.winimage.provisioning.plugins.module_utils._odj_flags import DC
-from ansible_collections.winimage.provisioning.plugins.module_utils._ldap_pipeline import (
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.options import env
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import DC
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.pipeline import (
     DEFAULT_WINDOW, SASL_BIND_IN_PROGRESS, Pipeline, Wire)
 
 try:
