@@ -185,7 +185,7 @@ class Connection(object):
             raise TLSRefused(ADError('TLS to %s failed: %s' % (self.where(port), clean(str(exc))), 'tls'))
         except socket.timeout:
             raise TLSRefused(ADError('the DC %s did not answer the TLS handshake within %s s'
-                                      % (self.where(port), self.timeout), 'unreachable'))
+                                     % (self.where(port), self.timeout), 'unreachable'))
         except ADError as exc:
             if exc.kind == 'unreachable' and 'does not resolve' not in str(exc):
                 raise TLSRefused(exc, no_listener='refused' in str(exc))
@@ -222,8 +222,7 @@ class Connection(object):
             raise TLSRefused(ADError('the DC %s offers no StartTLS (%s %s)' % (
                 self.where(port), refused.get('description'), clean(refused.get('message'))), 'tls'))
         try:
-            der = check_certificate(wire.sock, self.server_name, self.cert_validation,
-                                    self.where(port))
+            der = check_certificate(wire.sock, self.server_name, self.cert_validation, self.where(port))
         except TLSRefused:
             wire.close()
             raise
@@ -524,4 +523,3 @@ class Connection(object):
                     tls_mode=self.tls_mode, cert_validation=self.cert_validation, ca_cert=self.ca_cert,
                     encrypt=self.encrypt, timeout=self.timeout, domain=self.domain,
                     auth_protocol='ntlm' if self.auth_protocol != 'simple' else 'simple')
-
