@@ -518,7 +518,7 @@ class Connection(object):
         return Pipeline(self.conn, window)
 
     def account_options(self):
-        """ADClient keyword arguments to bind as another account over the same kind of connection."""
+        """Connection keyword arguments to bind as another account over the same kind of connection."""
         return dict(server=self.peer_address or self.server, server_name=self.server_name, port=self.port,
                     tls_mode=self.tls_mode, cert_validation=self.cert_validation, ca_cert=self.ca_cert,
                     encrypt=self.encrypt, timeout=self.timeout, domain=self.domain,
