@@ -86,10 +86,10 @@ class ActionModule(ActionBase):
             return 'the task is async'
         try:
             # pylint: disable=import-outside-toplevel
-            from ansible_collections.winimage.provisioning.plugins.module_utils.ad import client as _ad_client
+            from ansible_collections.winimage.provisioning.plugins.module_utils.ad.connection import HAS_LDAP3
         except ImportError as exc:
             return 'the collection cannot be imported here (%s)' % exc
-        if not _ad_client.HAS_LDAP3:
+        if not HAS_LDAP3:
             return "the controller's Python has no ldap3"
         try:
             import spnego  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel

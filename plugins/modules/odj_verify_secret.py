@@ -64,7 +64,8 @@ options:
     type: str
   domain:
     description:
-      - DNS name of the domain the image must be joined to. A pending join to another domain fails.
+      - The domain the image must be joined to, by its DNS name or its NetBIOS name (compared without case or a
+        trailing dot). A pending join to another domain fails.
     type: str
   domain_server:
     description:
@@ -186,9 +187,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 try:
-    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
-        CONNECTION_ARGUMENT_SPEC, ADError, client_options, verify_secret)
+    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
+    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.options import CONNECTION_ARGUMENT_SPEC, client_options
+    from ansible_collections.winimage.provisioning.plugins.module_utils.ad.secret import verify_secret
     from ansible_collections.winimage.provisioning.plugins.module_utils.image.access import module_runner
+    from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import describe_join, same_join
     from ansible_collections.winimage.provisioning.plugins.module_utils.image.join_secret import JoinSecretError, read_join_secret
     from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import MIN_SECRET_LENGTH, log_for, log_operation
     from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import code_of
@@ -235,14 +238,12 @@ def _verify(entry, params, runner, log=None):
         log.register_secret(found.secret)
     result['image'] = found.image
     result.update(machine_name=found.machine_name, domain=found.domain, source=found.source, state=found.state)
-    want_machine = (entry.get('machine_name') or '').upper()
-    if want_machine and (found.machine_name or '').upper() != want_machine:
-        result['msg'] = '%s carries a pending join for %s, not %s' % (image_path, found.machine_name, want_machine)
-        result['_status'] = STATUS_INVALID_PARAMETER
-        return result
-    want_domain = (params['domain'] or '').lower().rstrip('.')
-    if want_domain and (found.domain or '').lower().rstrip('.') != want_domain:
-        result['msg'] = '%s carries a pending join to %s, not %s' % (image_path, found.domain, want_domain)
+    # the machine and domain asked for (each defaults to the image's own), compared as every join decision does
+    domains = (found.domain, found.netbios_domain)
+    wanted = (entry.get('machine_name') or found.machine_name, params['domain'] or domains)
+    if not same_join(wanted[0], wanted[1], found.machine_name, domains):
+        result['msg'] = '%s carries a pending join of %s, not of %s' % (
+            image_path, describe_join(found.machine_name, domains), describe_join(*wanted))
         result['_status'] = STATUS_INVALID_PARAMETER
         return result
     server = params['domain_server'] or found.dc_address or found.dc_name

@@ -28,7 +28,9 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient, ADError, verify_secret
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.secret import verify_secret
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import decode
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 

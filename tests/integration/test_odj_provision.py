@@ -17,7 +17,8 @@ import ldap3
 import pytest
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient, ADError
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
     PART_JOINPROV3, PART_WIN7BLOB, decode)
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (

@@ -84,9 +84,17 @@ def test_registry_folder_and_unattend_wim_authenticate(fleet, collections_root, 
                                                                  machine_name='PFREG01')),
         _task(1, 'winimage.provisioning.odj_verify_secret', dict(_common(dc), image=str(fleet['images'] / 'sample.wim'),
                                                                  image_index='2')),
+        # machine and domain compare as Windows compares them: any case, the domain by its NetBIOS name too
+        _task(2, 'winimage.provisioning.odj_verify_secret', dict(
+            _common(dc), domain=dc.netbios.lower(), image=str(fleet['images'] / 'sample-01'), machine_name='pfreg01$')),
+        _task(3, 'winimage.provisioning.odj_verify_secret', dict(
+            _common(dc), domain='other.example.test', image=str(fleet['images'] / 'sample-01')), ignore=True),
     ]
     rc, out, res = _playbook(tmp_path, collections_root, tasks, verbosity='-vvvv')
     assert rc == 0, out
+    assert res['r2']['authenticated'] is True
+    assert res['r3']['failed'] is True and res['r3']['authenticated'] is False
+    assert 'of PFREG01 in %s, not of PFREG01 in other.example.test' % dc.dns_domain in res['r3']['msg']
     assert res['r0']['authenticated'] is True and res['r0']['changed'] is False
     assert res['r0']['source'] == 'registry' and res['r0']['account'] == 'PFREG01$@%s' % dc.realm
     assert res['r0']['domain_controller'] == dc.ip  # the DC address the package names
@@ -130,7 +138,8 @@ def test_batch_reports_each_image_and_fails_listing_the_bad_ones(fleet, collecti
     first, second, third = r['results']
     assert first['authenticated'] is True and first['machine_name'] == 'PFREG01'
     assert second['authenticated'] is False and 'carries no pending offline domain join' in second['msg']
-    assert third['authenticated'] is False and 'for PFUNA02, not OTHER99' in third['msg']
+    assert third['authenticated'] is False and 'of PFUNA02 in %s, not of OTHER99 in %s' % (
+        dc.dns_domain, dc.dns_domain) in third['msg']
 
 
 def test_stale_secret_is_refused_and_image_unchanged(fleet, collections_root, tmp_path, net_offlinejoin):

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
-    _end_point_binding, certificate_names, name_matches, qualify_user)
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.options import qualify_user
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.tls import certificate_names, end_point_binding, name_matches
 
 
 @pytest.mark.parametrize('given, expected', [
@@ -62,4 +62,4 @@ def test_common_name_counts_without_subject_alternative_names():
                                                (hashes.SHA512(), hashlib.sha512)])
 def test_tls_server_end_point_uses_the_signature_hash(algorithm, digest):
     der = _certificate(['dc1.corp.example.test'], [], 'dc1', algorithm)
-    assert _end_point_binding(der) == b'tls-server-end-point:' + digest(der).digest()
+    assert end_point_binding(der) == b'tls-server-end-point:' + digest(der).digest()

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """The provisioner's decisions as pure functions: decide(), account_in_use(), Progress."""
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import Account
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.accounts import Account
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     ACCOUNT_MARKER, OWN_LOGON_WINDOW, Progress, StoreEntry, account_in_use, decide, filetime_text)
 

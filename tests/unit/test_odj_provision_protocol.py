@@ -9,8 +9,10 @@ import uuid
 import pytest
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
-    ADClient, ADError, dn_to_dns, dns_to_dn, guid_from_bytes, parse_netlogon_response, sid_to_str)
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.accounts import computer_attributes
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.locator import parse_netlogon_response
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.values import dn_to_dns, guid_from_bytes, object_sid
 
 # rootDSE Netlogon of a Samba 4.17 DC (corp.example.test, dc1, 127.0.0.76) for NtVer 0x16 and 0x1e
 PING_16 = bytes.fromhex(
@@ -63,17 +65,17 @@ def test_wrong_opcode_is_refused():
 
 def test_sid_guid_and_dn_helpers():
     raw = bytes.fromhex('010500000000000515000000ab c73a49 5751371a 675fbe1f 52040000'.replace(' ', ''))
-    assert sid_to_str(raw) == 'S-1-5-21-1228588971-439832919-532569959-1106'
-    with pytest.raises(ADError):
-        sid_to_str(raw[:-1])
+    assert object_sid(raw) == 'S-1-5-21-1228588971-439832919-532569959-1106'
+    with pytest.raises(ADError) as err:
+        object_sid(raw[:-1])
+    assert err.value.kind == 'protocol'
     assert guid_from_bytes(uuid.UUID('c35c787f-f5e1-4e33-b506-a48462e86add').bytes_le) == \
         uuid.UUID('c35c787f-f5e1-4e33-b506-a48462e86add')
     assert dn_to_dns('DC=corp,DC=example,DC=test') == 'corp.example.test'
-    assert dns_to_dn('corp.example.test.') == 'DC=corp,DC=example,DC=test'
 
 
 def test_computer_attributes_as_windows_makes_them():
-    attrs = ADClient.computer_attributes('ws01', 'Corp.Example.Test', password='pw')
+    attrs = computer_attributes('ws01', 'Corp.Example.Test', password='pw')
     assert attrs['objectClass'] == ['computer']
     assert attrs['sAMAccountName'] == 'WS01$'
     assert attrs['userAccountControl'] == '4096'

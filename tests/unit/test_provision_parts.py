@@ -10,7 +10,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.ad import qu
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj import package as P
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision import parts as X
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import DomainInfo
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.locator import DomainInfo
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import BY_NAME
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import NetSetupLog, read_lines
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts

@@ -54,7 +54,7 @@ try:
     from ldap3.strategy.base import BaseStrategy
     from ldap3.utils.asn1 import decode_message_fast, encode, ldap_result_to_dict_fast
     from ldap3.operation.unbind import unbind_operation
-except ImportError:  # pragma: no cover - _ad_client.HAS_LDAP3 reports it before any wire is made
+except ImportError:  # pragma: no cover - connection.HAS_LDAP3 reports it before any wire is made
     pass
 
 DEFAULT_WINDOW = 16

@@ -15,7 +15,7 @@
   ``CN=Certification Authorities,CN=Public Key Services,CN=Services`` of the
   configuration partition (what NETSETUP_PROVISION_ROOT_CA_CERTS carries).
 
-``client`` is an ``_ad_client.ADClient`` (anything with its ``search`` and
+``client`` is an ``ADClient`` (``client.py``) (anything with its ``search`` and
 ``rootdse`` methods). Errors are ``DomainPolicyError`` with the Windows code
 name a runbook would look for (``error_name``) and the reason in words.
 """

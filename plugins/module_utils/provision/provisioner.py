@@ -53,8 +53,8 @@ import secrets
 import string
 import time
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import (
-    ADError, UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT)
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.accounts import UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import (
     LockTimeout, atomic_write, file_lock, temp_path_beside)
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import package_join, same_join

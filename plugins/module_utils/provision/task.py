@@ -13,7 +13,12 @@ the returned result into its own output (censoring no_log values either way).
 from __future__ import annotations
 
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad import client as _ad_client
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.connection import HAS_LDAP3
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.locator import discover_dcs
+from ansible_collections.winimage.provisioning.plugins.module_utils.ad.options import CONNECTION_ARGUMENT_SPEC, client_options
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.options import env
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import log_for, log_operation
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
     STATUS_FAILED, Progress, ProvisionError, Provisioner, summarize)
@@ -36,7 +41,7 @@ ARGUMENT_SPEC = dict(
     dest=dict(type='path'),
     package_format=dict(type='str', default='djoin_file', choices=['djoin_file', 'raw', 'base64']),
     return_package=dict(type='bool', default=False),
-    vault_password=dict(type='str', no_log=True, fallback=_ad_client._env('WINIMAGE_VAULT_PASSWORD')),
+    vault_password=dict(type='str', no_log=True, fallback=env('WINIMAGE_VAULT_PASSWORD')),
     vault_id=dict(type='str'),
     netsetup_log=dict(type='path'),
     timeout=dict(type='int', default=15),
@@ -44,7 +49,7 @@ ARGUMENT_SPEC = dict(
     reset_accounts_in_use=dict(type='bool', default=False),
     lock_timeout=dict(type='int', default=600),
 )
-ARGUMENT_SPEC.update(_ad_client.CONNECTION_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
 
 SPEC_KWARGS = dict(
     required_one_of=[('dest', 'return_package')],
@@ -63,25 +68,24 @@ class TaskFailed(Exception):
 
 def connect(params, run_command=None):
     """An ADClient bound to the given DC or to the first discovered one that answers."""
-    kwargs = _ad_client.client_options(params, params['domain'], run_command)
+    kwargs = client_options(params, params['domain'], run_command)
     if params['domain_server']:
         dc = params['domain_server']
-        client = _ad_client.ADClient(dc, server_name=dc, **kwargs)
+        client = ADClient(dc, server_name=dc, **kwargs)
         return client.connect()
-    candidates = _ad_client.discover_dcs(params['domain'], dns_servers=params['dns_servers'],
-                                         timeout=params['timeout'])
+    candidates = discover_dcs(params['domain'], dns_servers=params['dns_servers'],
+                              timeout=params['timeout'])
     errors = []
     for candidate in candidates:
         for address in candidate.addresses or [candidate.host]:
-            client = _ad_client.ADClient(address, server_name=candidate.host, **kwargs)
+            client = ADClient(address, server_name=candidate.host, **kwargs)
             try:
                 return client.connect()
-            except _ad_client.ADError as exc:
+            except ADError as exc:
                 if exc.kind != 'unreachable':
                     raise
                 errors.append(str(exc))
-    raise _ad_client.ADError('no domain controller of %s answered: %s' % (params['domain'], '; '.join(errors)),
-                             'unreachable')
+    raise ADError('no domain controller of %s answered: %s' % (params['domain'], '; '.join(errors)), 'unreachable')
 
 
 def _fail(warn, log, asked, result, message, kind):
@@ -108,7 +112,7 @@ def execute(params, check_mode, diff, run_command, warn, progress=None):
     asked = dict(domain=params['domain'], dc=params['domain_server'] or 'dns-srv',
                  ou=params['machine_account_ou'] or 'computers-container', machines=','.join(params['machines']))
     result = dict(changed=False, machines=[], failed_machines=[], counts={})
-    if not _ad_client.HAS_LDAP3:
+    if not HAS_LDAP3:
         _fail(warn, log, asked, result, 'the ldap3 Python package is required on the host running this module',
               'missing_library')
     if params['vault_id'] and params['vault_password'] is None:
@@ -169,7 +173,7 @@ def execute(params, check_mode, diff, run_command, warn, progress=None):
             result['extra_parts'] = dict(sources.facts)
             for warning in sources.facts.get('warnings', []):
                 warn(warning)
-    except (_ad_client.ADError, ProvisionError) as exc:
+    except (ADError, ProvisionError) as exc:
         if client is not None:
             client.close()
             client = None
