@@ -10,14 +10,14 @@ short_description: The installs option of odj_install for a batch of machines (h
 version_added: 0.1.0
 description:
   - Builds the O(winimage.provisioning.odj_install#module:installs) option of M(winimage.provisioning.odj_install)
-    for the batch of the C(winimage.provisioning.requester) role, one entry per machine in the same order, with
-    where its package comes from
-  - a machine in O(memory) takes C(data) from the registered result C(provisioner_run) of its source host
+    for the batch of the C(winimage.provisioning.requester) role, one entry per machine in the same order. Where
+    each package comes from is decided by the lists below.
+  - A machine in O(memory) takes C(data) from the registered result C(provisioner_run) of its source host
     (the variables of each source host are read once);
-  - a machine in O(local) takes C(package), the path of the encrypted file in its store
+  - A machine in O(local) takes C(package), the path of the encrypted file in its store
     (C(source_dir)/C(NAME)O(suffix)), which M(winimage.provisioning.odj_install) decrypts in memory with its
     C(vault_password);
-  - any other machine takes C(data) decrypted in memory from its read in O(reads) with O(vault_password)
+  - Any other machine takes C(data) decrypted in memory from its read in O(reads) with O(vault_password)
     (as P(winimage.provisioning.odj_unvault#filter) does).
   - Each entry also carries C(image), C(method), C(unattend_pass), C(backup), C(force), C(allow_dirty),
     C(skip_unsupported_parts) (the machine's own value, else the option of the same name), and C(architecture)

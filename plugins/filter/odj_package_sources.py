@@ -10,7 +10,7 @@ short_description: Where the requester role takes each machine's package from
 version_added: 0.1.0
 description:
   - Sorts the machines of the C(winimage.provisioning.requester) role by where their offline domain join package is,
-    the rule of the role's runbook, in this order
+    the rule of the role's runbook, checked in this order.
   - V(memory) - the provisioner role ran on the machine's source host in this playbook run and its registered result
     C(provisioner_run) holds the machine's package (M(winimage.provisioning.odj_provision) with C(return_package));
     only when O(use_provisioner_result) is true.
@@ -92,14 +92,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-
-def host_vars(hostvars, host):
-    """The variables of one host, or an empty mapping for a host the inventory does not know."""
-    try:
-        found = hostvars[host]
-    except (KeyError, TypeError):
-        return {}
-    return found if isinstance(found, Mapping) else {}
+from ansible_collections.winimage.provisioning.plugins.filter.odj_summary import _host_vars as host_vars
 
 
 def source_host_of(machine, source_host, inventory_hostname):

@@ -70,16 +70,10 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.winimage.provisioning.plugins.filter.odj_summary import _host_vars
+
 MACHINE_KEYS = ('name', 'image', 'image_index', 'method')
 DEFAULT_STORE_DIR = '/var/lib/winimage/odj-packages'
-
-
-def _host_vars(hostvars, host):
-    try:
-        found = hostvars[host]
-    except (KeyError, TypeError):
-        return {}
-    return found if isinstance(found, Mapping) else {}
 
 
 def odj_requester_machines(plan, hostvars=None, default_store_dir=DEFAULT_STORE_DIR):
