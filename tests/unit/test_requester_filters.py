@@ -52,8 +52,8 @@ def test_requester_machines_drop_unset_keys_and_name_the_source():
                                             {'name': 'WS02', 'image': '/img/fleet.wim', 'image_index': '2',
                                              'method': 'unattend'}]
     out = odj_requester_machines(plan, {'p1': {'odj_store_dir': '/srv/odj'}, 'p2': {}})
-    assert [(m['source_host'], m['source_dir']) for m in out] == [('p1', '/srv/odj'),
-                                                                 ('p2', '/var/lib/winimage/odj-packages')]
+    expected = [('p1', '/srv/odj'), ('p2', '/var/lib/winimage/odj-packages')]
+    assert [(m['source_host'], m['source_dir']) for m in out] == expected
 
 
 def test_requester_machines_read_each_provisioner_once():
