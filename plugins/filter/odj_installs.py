@@ -41,12 +41,16 @@ options:
     type: str
     required: true
   memory:
-    description: Names of the machines whose package a provisioner role run returned (the C(memory) list of P(winimage.provisioning.odj_package_sources#filter)).
+    description:
+      - Names of the machines whose package a provisioner role run returned (the C(memory) list of
+        P(winimage.provisioning.odj_package_sources#filter)).
     type: list
     elements: str
     default: []
   local:
-    description: Names of the machines whose store is on this host (the C(local) list of P(winimage.provisioning.odj_package_sources#filter)).
+    description:
+      - Names of the machines whose store is on this host (the C(local) list of
+        P(winimage.provisioning.odj_package_sources#filter)).
     type: list
     elements: str
     default: []
