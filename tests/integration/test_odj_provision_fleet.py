@@ -23,7 +23,7 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import ACCOUNT_MARKER
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import ACCOUNT_MARKER
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import (
     ARGUMENT_SPEC, SPEC_KWARGS, execute)
 
