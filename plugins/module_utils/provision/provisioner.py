@@ -44,11 +44,11 @@ callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import re
 import secrets
 import string
+import threading
 import time
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADError
@@ -75,7 +75,7 @@ STATUS_FAILED = ('invalid', 'conflict', 'failed')
 PIPELINE_WINDOW = 16
 READ_BACK_CHUNK = 10
 # passwords checked at once after the writes (independent Kerberos exchanges)
-VERIFY_WORKERS = 8
+VERIFY_WORKERS = 2
 # seconds a run waits for another run that holds the store lock (option lock_timeout)
 LOCK_TIMEOUT = 600
 
@@ -189,6 +189,62 @@ class Machine(object):
         return out
 
 
+class AfterWriteChecks(object):
+    """The check of each new password right after its write, in one background thread while the writes go on.
+
+    ``client.verify_passwords`` (Kerberos: one AS exchange per account, up to ``workers``
+    at once) gets every check queued meanwhile as one round: the KDC works beside the
+    LDAP server instead of after it, and no check waits for a fixed chunk to fill.
+    Outcomes (True, False or an exception) are handed back by ready() / close() in the
+    calling thread.
+    """
+
+    def __init__(self, client, workers):
+        self.client = client
+        self.workers = workers
+        self._cond = threading.Condition()
+        self._queue = []
+        self._results = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name='odj-password-checks', daemon=True)
+        self._thread.start()
+
+    def submit(self, machine, check):
+        """check: (account_dn, password, sam_account_name, realm), as ADClient.verify_passwords takes them."""
+        with self._cond:
+            self._queue.append((machine, check))
+            self._cond.notify()
+
+    def _loop(self):
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                chunk, self._queue = self._queue, []
+            try:
+                outcomes = self.client.verify_passwords([check for _machine, check in chunk], self.workers)
+            except Exception as exc:  # pylint: disable=broad-except
+                outcomes = [exc] * len(chunk)
+            with self._cond:
+                self._results.extend(zip([machine for machine, _check in chunk], outcomes))
+
+    def ready(self):
+        """[(machine, outcome)] of the checks over since the last call."""
+        with self._cond:
+            out, self._results = self._results, []
+        return out
+
+    def close(self):
+        """Wait for every check submitted; the outcomes not yet handed out."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        return self.ready()
+
+
 class Provisioner(object):
     """Runs one batch over one connected ADClient."""
 
@@ -240,9 +296,7 @@ class Provisioner(object):
         self._checked = {}
         self._reported = set()
         self._batch_size = 0
-        self._verifying = []
-        self._to_check = []
-        self._verify_pool = None
+        self._checks = None
 
     # -- the run -------------------------------------------------------
     def prepare(self):
@@ -456,46 +510,23 @@ class Provisioner(object):
                                                   **kwargs)
             else:
                 self.client.queue_set_password(pipe, machine.account.dn, machine.password, reset(machine))
-        # the new passwords are tried (one thread: its own connection or kinit processes) while the writes go on
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            self._verify_pool = pool
-            try:
-                pipe.run()
-                self._submit_checks()
-                self._harvest(wait=True)
-            finally:
-                self._verify_pool = None
+        # the new passwords are tried (in the background: kinit processes, the DC's KDC) while the writes go on
+        self._checks = AfterWriteChecks(self.client, VERIFY_WORKERS)
+        try:
+            pipe.run()
+        finally:
+            outcomes = self._checks.close()
+            self._checks = None
+        for machine, outcome in outcomes:
+            self._checked_after_write(machine, outcome)
 
     # -- the check after the writes: does each new password still authenticate? --
     def _queue_check(self, machine, password):
         realm = self.domain_info.dns_domain.upper()
         sam = machine.account.sam_account_name or '%s$' % machine.name
-        self._to_check.append((machine, (machine.account.dn, password, sam, realm)))
-        if len(self._to_check) >= PIPELINE_WINDOW:
-            self._submit_checks()
-        self._harvest()
-
-    def _submit_checks(self):
-        chunk, self._to_check = self._to_check, []
-        if chunk:
-            future = self._verify_pool.submit(self.client.verify_passwords, [check for _m, check in chunk],
-                                              VERIFY_WORKERS)
-            self._verifying.append(([m for m, _check in chunk], future))
-
-    def _harvest(self, wait=False):
-        """Apply the outcomes of the checks that are over (all of them when wait)."""
-        pending = []
-        for chunk, future in self._verifying:
-            if not (wait or future.done()):
-                pending.append((chunk, future))
-                continue
-            try:
-                outcomes = future.result()
-            except Exception as exc:  # pylint: disable=broad-except
-                outcomes = [exc] * len(chunk)
-            for machine, outcome in zip(chunk, outcomes):
-                self._checked_after_write(machine, outcome)
-        self._verifying = pending
+        self._checks.submit(machine, (machine.account.dn, password, sam, realm))
+        for done, outcome in self._checks.ready():
+            self._checked_after_write(done, outcome)
 
     def _checked_after_write(self, machine, outcome):
         """A machine whose new password no longer authenticates failed: someone reset it after this run did."""
