@@ -135,13 +135,16 @@ def test_two_stores_resetting_the_same_accounts_the_loser_fails(samba_dc, client
 
     from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
     prov_a = Provisioner(client, samba_dc.dns_domain, dest=store_a, reuse_account=True)
-    submit = prov_a._submit_checks
+    queue_check = prov_a._queue_check
+    held = []
 
-    def b_resets_in_between():
-        if prov_a._to_check and 'b' not in outcome:  # A has written its packages and not yet checked them
+    def b_resets_in_between(machine, password):
+        held.append((machine, password))
+        if len(held) == len(names):  # A has written all its packages and checked none of them yet
             outcome['b'] = machines_of(samba_dc, client_b, names, dest=store_b, reuse_account=True)
-        submit()
-    prov_a._submit_checks = b_resets_in_between
+            for written, new_password in held:
+                queue_check(written, new_password)
+    prov_a._queue_check = b_resets_in_between
     try:
         machines_a = {m.name: m for m in prov_a.run(names)}
     finally:

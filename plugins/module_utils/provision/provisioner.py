@@ -74,7 +74,8 @@ STATUS_FAILED = ('invalid', 'conflict', 'failed')
 # LDAP requests outstanding at once on the connection, and new accounts read back per search
 PIPELINE_WINDOW = 16
 READ_BACK_CHUNK = 10
-# passwords checked at once after the writes (independent Kerberos exchanges)
+# new passwords checked at once after the writes (Kerberos AS exchanges: a kinit process each and the KDC);
+# two leave the DC's LDAP server, which works through the writes, a core of a small machine
 VERIFY_WORKERS = 2
 # seconds a run waits for another run that holds the store lock (option lock_timeout)
 LOCK_TIMEOUT = 600
