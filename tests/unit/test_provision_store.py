@@ -96,5 +96,5 @@ def test_package_mismatch_names_machine_domain_and_account():
     assert package_mismatch(pd, 'p', 'KIOSK-9', 'corp.example.test', None) is None
     assert 'another machine or domain' in package_mismatch(pd, 'p', 'KIOSK-8', 'corp.example.test', None)
     assert 'another machine or domain' in package_mismatch(pd, 'p', 'KIOSK-9', 'other.example.test', None)
-    assert 'names another account' in package_mismatch(pd, 'p', 'KIOSK-9', 'corp.example.test',
-                                                        Account('S-1-5-21-1-2-3-999'))
+    other = Account('S-1-5-21-1-2-3-999')
+    assert 'names another account' in package_mismatch(pd, 'p', 'KIOSK-9', 'corp.example.test', other)

@@ -58,7 +58,6 @@ def check_machine_name(name):
     return name.upper()
 
 
-
 def default_password(name):
     """NETSETUP_PROVISION_USE_DEFAULT_PASSWORD: the machine name in lower case (first 14 characters)."""
     return name.lower()[:14]
