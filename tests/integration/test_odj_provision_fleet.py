@@ -23,7 +23,7 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import ACCOUNT_MARKER
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import ACCOUNT_MARKER
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import (
     ARGUMENT_SPEC, SPEC_KWARGS, execute)
 
@@ -135,13 +135,16 @@ def test_two_stores_resetting_the_same_accounts_the_loser_fails(samba_dc, client
 
     from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
     prov_a = Provisioner(client, samba_dc.dns_domain, dest=store_a, reuse_account=True)
-    submit = prov_a._submit_checks
+    queue_check = prov_a._queue_check
+    held = []
 
-    def b_resets_in_between():
-        if prov_a._to_check and 'b' not in outcome:  # A has written its packages and not yet checked them
+    def b_resets_in_between(machine, password):
+        held.append((machine, password))
+        if len(held) == len(names):  # A has written all its packages and checked none of them yet
             outcome['b'] = machines_of(samba_dc, client_b, names, dest=store_b, reuse_account=True)
-        submit()
-    prov_a._submit_checks = b_resets_in_between
+            for written, new_password in held:
+                queue_check(written, new_password)
+    prov_a._queue_check = b_resets_in_between
     try:
         machines_a = {m.name: m for m in prov_a.run(names)}
     finally:
@@ -229,11 +232,15 @@ def test_playbook_prints_progress_while_it_runs_and_no_long_line(samba_dc, tmp_p
 
 
 def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, collections_root):
-    """The AWX relaunch: the provisioner role again, a new empty store; one machine joined in between."""
+    """The AWX relaunch: the provisioner role again, a new empty store; one machine joined in between.
+
+    Then a relaunch that re-images the joined machine on purpose: odj_reset_accounts_in_use (and
+    odj_lock_timeout) given as extra variables reach odj_provision through the role.
+    """
     import json
     from playbook import run_playbook
 
-    def role_run(store, name):
+    def role_run(store, name, extra=None):
         results = tmp_path / ('%s.json' % name)
         tasks = [
             {'name': 'provisioner', 'ansible.builtin.include_role': {'name': 'winimage.provisioning.provisioner'},
@@ -241,7 +248,8 @@ def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, colle
                       'odj_validate_certs': False,
                       'odj_domain_username': '%s@%s' % (samba_dc.admin_user, samba_dc.realm),
                       'odj_domain_password': samba_dc.admin_password, 'odj_vault_password': 'vault-%s' % name,
-                      'odj_store_dir': str(tmp_path / store), 'provisioner_machines': ['ROLERL01', 'ROLERL02']}},
+                      'odj_store_dir': str(tmp_path / store), 'provisioner_machines': ['ROLERL01', 'ROLERL02'],
+                      **(extra or {})}},
             {'name': 'keep the results', 'ansible.builtin.copy': {
                 'content': '{{ provisioner_results | to_json }}', 'dest': str(results), 'mode': '0600'}},
         ]
@@ -262,6 +270,15 @@ def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, colle
     assert refused['status'] == 'failed' and refused['msg'].startswith('conflict: ')
     assert 'ROLERL02$' in refused['msg'] and 'in use' in refused['msg'] and 'reset_accounts_in_use' in refused['msg']
     assert kinit_ok(samba_dc, 'ROLERL02', joined, tmp_path)
+
+    reset, _out = role_run('job3', 'reset', {'odj_reset_accounts_in_use': True, 'odj_lock_timeout': 30})
+    assert {n: reset[n]['status'] for n in reset} == {'ROLERL01': 'reused', 'ROLERL02': 'reused'}
+    assert 'reset_accounts_in_use although in use' in reset['ROLERL02']['msg']
+    with open(str(tmp_path / 'job3' / 'ROLERL02.djoin.vault'), 'rb') as handle:
+        new = decode(_vault.decrypt(handle.read(), 'vault-reset')).win7.machine_password
+    assert new != joined
+    assert kinit_ok(samba_dc, 'ROLERL02', new, tmp_path)
+    assert not kinit_ok(samba_dc, 'ROLERL02', joined, tmp_path)  # the re-imaged machine needs the new package
 
 
 def test_a_run_that_cannot_get_the_store_lock_changes_nothing(samba_dc, client, tmp_path):

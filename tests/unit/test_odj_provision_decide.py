@@ -2,8 +2,9 @@
 """The provisioner's decisions as pure functions: decide(), account_in_use(), Progress."""
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.accounts import Account
-from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
-    ACCOUNT_MARKER, OWN_LOGON_WINDOW, Progress, StoreEntry, account_in_use, decide, filetime_text)
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import (
+    ACCOUNT_MARKER, OWN_LOGON_WINDOW, StoreEntry, account_in_use, decide, filetime_text)
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Progress
 
 SET = 134405747418510340  # pwdLastSet of an account (FILETIME)
 MINUTE = 60 * 10 ** 7

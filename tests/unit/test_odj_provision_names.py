@@ -6,8 +6,10 @@ import string
 
 import pytest
 
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import (
+    check_machine_name, default_password)
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
-    PASSWORD_LENGTH, Machine, check_machine_name, default_password, generate_password, summarize)
+    PASSWORD_LENGTH, Machine, generate_password, summarize)
 
 
 @pytest.mark.parametrize('name, expected', [

@@ -1,16 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, winimage.provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The provisioner: computer accounts + offline-join packages, one machine or a batch.
+"""The provisioner's orchestration: computer accounts + offline-join packages, one machine or a batch.
 
 What ``djoin /provision`` (``NetCreateProvisioningPackage``) does, from Linux,
-over one ADClient connection:
+over one ADClient connection. Provisioner.run() gathers the facts, asks the rules and
+carries them out; the rules themselves are pure functions in provision/decide.py, the
+package files, lock and pending marker are provision/store.py:
 
 1. validate every name (NetBIOS: at most 15 characters; DNS: letters, digits,
    hyphens, not only digits, no leading/trailing hyphen);
 2. take the store lock (``<dest>/.odj_provision.lock``), then one LDAP search finds
    the accounts that exist already: a run that waited for another sees what it made;
-3. per machine, ``decide()`` (a pure function of the account, what the store holds and
+3. per machine, ``decide.decide()`` (a pure function of the account, what the store holds and
    the options): ``unchanged`` (its package file exists and the password in it still
    authenticates as the account), ``created`` (no account), ``reused`` (new password:
    the account is one this collection made - its ``description`` says so - that no
@@ -42,30 +44,23 @@ callables ``(machine_context) -> [PackagePart, ...]`` appended to every package.
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
-import ctypes
-import datetime
-import json
 import os
 import re
 import secrets
 import string
+import threading
 import time
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.ad.accounts import UF_SERVER_TRUST_ACCOUNT, UF_WORKSTATION_TRUST_ACCOUNT
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
-from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import (
-    LockTimeout, atomic_write, file_lock, temp_path_beside)
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import package_join, same_join
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import LockTimeout
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import provision_flags
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import (
-    PART_JOINPROV3, build_package, encode)
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import (
-    to_base64, to_djoin_file)
-from ansible_collections.winimage.provisioning.plugins.module_utils.common import vault as _vault
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import build_package, encode
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import (
+    ACCOUNT_MARKER, StoreEntry, check_machine_name, decide, default_password, is_workstation, package_mismatch)
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import writable_dc_problem
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.store import (
+    FORMS, PackageStore, StoreError)
 
 
 # 64 random characters (~410 bits). At most 64 bytes so that the DC's PBKDF2
@@ -74,47 +69,16 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.provision.pa
 PASSWORD_LENGTH = 64
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits + '!#$*+,-./:;=?@[]^_{|}~'
 
-FORMS = {'djoin_file': '.djoin', 'raw': '.odj', 'base64': '.b64'}
-VAULT_SUFFIX = '.vault'
-
 STATUS_FAILED = ('invalid', 'conflict', 'failed')
 
 # LDAP requests outstanding at once on the connection, and new accounts read back per search
 PIPELINE_WINDOW = 16
 READ_BACK_CHUNK = 10
-# passwords checked at once after the writes (independent Kerberos exchanges)
-VERIFY_WORKERS = 8
+# new passwords checked at once after the writes (Kerberos AS exchanges: a kinit process each and the KDC);
+# two leave the DC's LDAP server, which works through the writes, a core of a small machine
+VERIFY_WORKERS = 2
 # seconds a run waits for another run that holds the store lock (option lock_timeout)
 LOCK_TIMEOUT = 600
-DEST_MODE = 0o700
-
-# The description a new account gets: how a later run (with an empty store) knows the account is one this
-# collection made. An account an administrator relabels is treated as not ours (it needs reuse_account).
-ACCOUNT_MARKER = 'Offline domain join account made by winimage.provisioning'
-# The password check right after a write is a logon as the account, seconds after its password was set; a
-# logon later than this (100 ns units, as the DC keeps times) after the last password set is a machine's.
-OWN_LOGON_WINDOW = 10 * 60 * 10 ** 7
-_FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def _find_syncfs():
-    try:
-        # the C library this process already has loaded (find_library would run ldconfig at every import)
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.syncfs
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int]
-
-    def syncfs(fd):
-        if func(fd) != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, os.strerror(error))
-    return syncfs
-
-
-_syncfs = _find_syncfs()
-_NAME_RE = re.compile(r'^[A-Za-z0-9-]+$')
 
 
 def _default_error_namer():
@@ -147,26 +111,6 @@ class ProvisionError(Exception):
         self.kind = kind
 
 
-def check_machine_name(name):
-    """Upper-case NetBIOS name, or ValueError saying what is wrong with it."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError('empty machine name')
-    name = name.strip()
-    if '.' in name:
-        raise ValueError('give the short computer name, not a DNS name (%r has a dot)' % name)
-    if len(name) > 15:
-        raise ValueError('name too long: %d characters (NetBIOS computer names have at most 15)' % len(name))
-    if not _NAME_RE.match(name):
-        bad = sorted(set(c for c in name if not re.match(r'[A-Za-z0-9-]', c)))
-        raise ValueError('invalid character(s) %s: DNS host names allow letters, digits and hyphens'
-                         % ' '.join(repr(c) for c in bad))
-    if name.startswith('-') or name.endswith('-'):
-        raise ValueError('name must not start or end with a hyphen')
-    if name.isdigit():
-        raise ValueError('name must not be only digits')
-    return name.upper()
-
-
 def generate_password(length=PASSWORD_LENGTH):
     while True:
         password = ''.join(secrets.choice(_PASSWORD_ALPHABET) for _index in range(length))
@@ -174,106 +118,6 @@ def generate_password(length=PASSWORD_LENGTH):
         classes = sum(bool(re.search(p, password)) for p in ('[a-z]', '[A-Z]', '[0-9]', '[^A-Za-z0-9]'))
         if classes >= 3:
             return password
-
-
-def default_password(name):
-    """NETSETUP_PROVISION_USE_DEFAULT_PASSWORD: the machine name in lower case (first 14 characters)."""
-    return name.lower()[:14]
-
-
-def filetime_text(value):
-    """A FILETIME (100 ns units since 1601, as AD keeps times) as an ISO 8601 UTC text."""
-    when = _FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
-    return when.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def made_here(account):
-    """True when account carries the description this collection gives the accounts it creates."""
-    return (account.description or '').startswith(ACCOUNT_MARKER)
-
-
-def account_in_use(account):
-    """Why a machine uses account: a list of reasons, empty when no machine has used it yet.
-
-    * ``operatingSystem`` is set: a Windows machine joined with the account (it writes
-      the attribute when it first reaches a DC);
-    * a logon later than ``OWN_LOGON_WINDOW`` after the password was last set
-      (``lastLogonTimestamp``, replicated; ``lastLogon``, this DC's own record). The
-      check a run makes right after setting a password is such a logon, seconds after
-      the set; a later logon is a machine's, or a run's that found the package and tried it.
-    """
-    reasons = []
-    if account.operating_system:
-        reasons.append('a machine joined with it (operatingSystem: %s)' % account.operating_system)
-    set_at = account.pwd_last_set or 0
-    for attr, value in (('lastLogonTimestamp', account.last_logon_timestamp), ('lastLogon', account.last_logon)):
-        if value and value > set_at + OWN_LOGON_WINDOW:
-            reasons.append('it logged on at %s (%s), after its password was set%s' % (
-                filetime_text(value), attr, ' at %s' % filetime_text(set_at) if set_at else ''))
-            break
-    return reasons
-
-
-def is_workstation(account):
-    classes = [c.lower() for c in account.object_classes]
-    uac = account.user_account_control or 0
-    return 'computer' in classes and not uac & UF_SERVER_TRUST_ACCOUNT and bool(uac & UF_WORKSTATION_TRUST_ACCOUNT)
-
-
-# What the store holds for a machine: its package file (path), whether it is usable for this machine and
-# account (else note says why), and whether its password authenticates (None: not tried, as in check mode).
-StoreEntry = collections.namedtuple('StoreEntry', ['path', 'usable', 'verified', 'note', 'pending'])
-StoreEntry.__new__.__defaults__ = (None, False, None, None, False)
-# action: keep (the package is good), create, reset (new password for the existing account), refuse
-Decision = collections.namedtuple('Decision', ['action', 'msg'])
-
-
-def decide(name, account, store, reuse_account=False, reset_accounts_in_use=False):
-    """What to do for one machine: a pure function of the account, the store and the options.
-
-    name: the machine (upper case); account: the Account the DC has (None: none);
-    store: its StoreEntry (``pending``: an earlier run of this store was making or
-    resetting this very account). Returns a Decision.
-
-    An account the store has no package file for (an empty store: an AWX relaunch,
-    another slice) is re-provisioned when this collection made it and no machine has
-    used it; one a machine uses is never reset unless ``reset_accounts_in_use``; one this
-    collection did not make needs ``reuse_account`` (``djoin /reuse``).
-    """
-    store = store or StoreEntry()
-    if account is None:
-        return Decision('create', 'account created')
-    if not is_workstation(account):
-        return Decision('refuse', '%s$ exists at %s and is not a workstation account; it cannot be used'
-                        % (name, account.dn))
-    if store.usable and store.verified is not False:
-        return Decision('keep', 'package file present and its password authenticates' if store.verified else
-                        'package %s matches the account (password not tried in check mode)' % store.path)
-    note = store.note
-    if store.usable:
-        note = 'the password in %s no longer authenticates' % store.path
-    in_use = account_in_use(account)
-    if in_use:
-        if not reset_accounts_in_use:
-            return Decision('refuse', '%s$ at %s is in use: %s%s; its password is not reset (the machine using it '
-                            'would lose its domain trust); set reset_accounts_in_use=true to reset it anyway' % (
-                                name, account.dn, '; '.join(in_use), ' (%s)' % note if note else ''))
-        why = 'reset_accounts_in_use although in use: %s' % '; '.join(in_use)
-    elif store.usable:
-        why = note
-        note = None
-    elif store.pending or (made_here(account) and not store.path):
-        why = 'made by this collection and not used by any machine yet: re-provisioned'
-    elif reuse_account:
-        why = 'reuse_account'
-    else:
-        # a package file the store has but cannot use (another vault password, another account) is not ignored
-        return Decision('refuse', '%s$ already exists at %s%s%s; set reuse_account=true to reuse it (its password '
-                        'will be reset)' % (name, account.dn, '' if made_here(account) else
-                                            ' and was not made by winimage.provisioning',
-                                            ' (%s)' % note if note else ''))
-    return Decision('reset', 'password of the existing account reset (%s)%s' % (
-        why, ' (%s)' % note if note else ''))
 
 
 class Progress(object):
@@ -346,6 +190,62 @@ class Machine(object):
         return out
 
 
+class AfterWriteChecks(object):
+    """The check of each new password right after its write, in one background thread while the writes go on.
+
+    ``client.verify_passwords`` (Kerberos: one AS exchange per account, up to ``workers``
+    at once) gets every check queued meanwhile as one round: the KDC works beside the
+    LDAP server instead of after it, and no check waits for a fixed chunk to fill.
+    Outcomes (True, False or an exception) are handed back by ready() / close() in the
+    calling thread.
+    """
+
+    def __init__(self, client, workers):
+        self.client = client
+        self.workers = workers
+        self._cond = threading.Condition()
+        self._queue = []
+        self._results = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name='odj-password-checks', daemon=True)
+        self._thread.start()
+
+    def submit(self, machine, check):
+        """check: (account_dn, password, sam_account_name, realm), as ADClient.verify_passwords takes them."""
+        with self._cond:
+            self._queue.append((machine, check))
+            self._cond.notify()
+
+    def _loop(self):
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                chunk, self._queue = self._queue, []
+            try:
+                outcomes = self.client.verify_passwords([check for _machine, check in chunk], self.workers)
+            except Exception as exc:  # pylint: disable=broad-except
+                outcomes = [exc] * len(chunk)
+            with self._cond:
+                self._results.extend(zip([machine for machine, _check in chunk], outcomes))
+
+    def ready(self):
+        """[(machine, outcome)] of the checks over since the last call."""
+        with self._cond:
+            out, self._results = self._results, []
+        return out
+
+    def close(self):
+        """Wait for every check submitted; the outcomes not yet handed out."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        return self.ready()
+
+
 class Provisioner(object):
     """Runs one batch over one connected ADClient."""
 
@@ -373,10 +273,9 @@ class Provisioner(object):
         self.dest_created = False
         self.use_default_password = use_default_password
         self.dest = dest
-        self.form = package_format
+        # the package store (provision/store.py): files, lock, pending marker
+        self.store = PackageStore(dest, package_format, vault_password, vault_id) if dest else None
         self.return_package = return_package
-        self.vault_password = vault_password
-        self.vault_id = vault_id
         self.check_mode = check_mode
         self.part_builders = list(part_builders)
         self.enctypes = enctypes
@@ -394,107 +293,11 @@ class Provisioner(object):
         self.domain_info = None
         self.ou_dn = None
         self._pending = {}
-        self._unsynced = False
         self._found = {}
         self._checked = {}
         self._reported = set()
         self._batch_size = 0
-        self._verifying = []
-        self._to_check = []
-        self._verify_pool = None
-
-    # -- paths ---------------------------------------------------------
-    def package_path(self, name):
-        suffix = FORMS[self.form] + (VAULT_SUFFIX if self.vault_password is not None else '')
-        return os.path.join(self.dest, name + suffix)
-
-    def _candidate_paths(self, name):
-        """Existing package files of name in any form, the wanted one first."""
-        if not os.path.isdir(self.dest):
-            return []
-        wanted = self.package_path(name)
-        paths = [wanted]
-        for suffix in FORMS.values():
-            for extra in ('', VAULT_SUFFIX):
-                path = os.path.join(self.dest, name + suffix + extra)
-                if path not in paths:
-                    paths.append(path)
-        return [p for p in paths if os.path.isfile(p)]
-
-    def _marker_path(self):
-        return os.path.join(self.dest, '.odj_provision.pending')
-
-    # -- package files -------------------------------------------------
-    def _render(self, raw):
-        if self.form == 'raw':
-            data = raw
-        elif self.form == 'base64':
-            data = (to_base64(raw) + '\n').encode('ascii')
-        else:
-            data = to_djoin_file(raw)
-        if self.vault_password is not None:
-            data = _vault.encrypt(data, self.vault_password, self.vault_id)
-        return data
-
-    def _read_package(self, path):
-        """(ProvisionData, note) of an existing file; (None, why) when unusable."""
-        try:
-            return load_package(path=path, vault_password=self.vault_password, where=path).pd, None
-        except PackageLoadError as exc:
-            return None, str(exc)
-
-    def _write_package(self, machine, raw):
-        """Write the file (0600, via a temporary file and rename); _sync_files() makes the batch durable."""
-        path = self.package_path(machine.name)
-        data = self._render(raw)
-        tmp = temp_path_beside(path)
-        try:
-            with open(tmp, 'wb') as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        for other in self._candidate_paths(machine.name):
-            if other != path:
-                os.unlink(other)
-        machine.path = path
-        self._unsynced = True
-
-    def _sync_files(self):
-        """One filesystem sync for the whole batch instead of an fsync per file."""
-        if not self._unsynced:
-            return
-        fd = os.open(self.dest, os.O_RDONLY)
-        try:
-            if _syncfs is not None:
-                _syncfs(fd)
-            else:
-                os.sync()
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._unsynced = False
-
-    # -- pending marker: accounts made or reset whose file is not yet safe on disk --
-    def _load_pending(self):
-        try:
-            with open(self._marker_path(), 'rb') as handle:
-                data = json.loads(handle.read().decode('utf-8'))
-            self._pending = {str(k): dict(v) for k, v in data.items()}
-        except (OSError, ValueError, AttributeError, TypeError):
-            self._pending = {}
-
-    def _save_pending(self):
-        path = self._marker_path()
-        if self._pending:
-            atomic_write(path, json.dumps(self._pending, sort_keys=True).encode('utf-8'), mode=0o600)
-        elif os.path.exists(path):
-            os.unlink(path)
+        self._checks = None
 
     # -- the run -------------------------------------------------------
     def prepare(self):
@@ -516,7 +319,10 @@ class Provisioner(object):
         if not present:
             raise ProvisionError('the OU %s does not exist in %s' % (self.ou_dn, self.domain), 'ou_missing')
         if self.dest:
-            self._prepare_dest()
+            try:
+                self.dest_created = self.store.prepare(self.check_mode)
+            except StoreError as exc:
+                raise ProvisionError(str(exc), 'options')
         if self.part_sources is not None:
             self._hook(self.part_sources.gather, self.client, self.domain_info)
             self.part_builders.append(self.part_sources.builder)
@@ -524,23 +330,6 @@ class Provisioner(object):
             self.quota = _default_quota(self.client, self.domain_info)
         elif self.quota is not None:
             self._hook(self.quota.prepare)
-
-    def _prepare_dest(self):
-        """dest must be a writable folder; a missing one is created 0700 (in check mode: would be)."""
-        if not os.path.lexists(self.dest):
-            self.dest_created = True
-            if self.check_mode:
-                return
-            try:
-                os.makedirs(self.dest, DEST_MODE)
-                os.chmod(self.dest, DEST_MODE)
-            except OSError as exc:
-                raise ProvisionError('dest %s cannot be created: %s' % (self.dest, exc.strerror), 'options')
-            return
-        if not os.path.isdir(self.dest):
-            raise ProvisionError('dest %s is not a directory' % self.dest, 'options')
-        if not os.access(self.dest, os.W_OK) and not self.check_mode:
-            raise ProvisionError('dest %s is not writable' % self.dest, 'options')
 
     @staticmethod
     def _hook(func, *args):
@@ -576,20 +365,19 @@ class Provisioner(object):
                 self._done(machine)
         if self.dest and not self.check_mode:
             # the lock before the accounts are looked up: a run that waited sees what the other one made
-            lock = os.path.join(self.dest, '.odj_provision.lock')
             try:
-                with file_lock(lock, timeout=self.lock_timeout):
-                    self._load_pending()
+                with self.store.lock(self.lock_timeout):
+                    self._pending = self.store.load_pending()
                     try:
                         self._run_all(valid, self._find_accounts(valid))
                     finally:
-                        self._save_pending()
+                        self.store.save_pending(self._pending)
             except LockTimeout:
                 raise ProvisionError('another run has held the store lock %s for more than lock_timeout=%s s; '
-                                     'nothing was changed' % (lock, self.lock_timeout), 'locked')
+                                     'nothing was changed' % (self.store.lock_path, self.lock_timeout), 'locked')
         else:
             if self.dest:
-                self._load_pending()
+                self._pending = self.store.load_pending()
             self._run_all(valid, self._find_accounts(valid))
         for machine in machines:
             self._done(machine)
@@ -628,7 +416,7 @@ class Provisioner(object):
             for machine in machines:
                 if machine.name not in existing:
                     self._pending[machine.name] = {'dn': self.client.computer_dn(machine.name, self.ou_dn)}
-            self._save_pending()
+            self.store.save_pending(self._pending)
         self._verify_all(machines, existing)
         fatal = None
         writes = []
@@ -653,7 +441,7 @@ class Provisioner(object):
             writes = []
         if writes:
             if self.dest and any(m.write == 'reset' for m in writes):
-                self._save_pending()  # the accounts about to get a new password, before their reset
+                self.store.save_pending(self._pending)  # the accounts about to get a new password, before their reset
             self._write_all(writes)
         if self.dest and not self.check_mode:
             for machine in machines:
@@ -662,7 +450,7 @@ class Provisioner(object):
                     # never created (refused, or not attempted); a connection lost during the add may
                     # have left the account behind, so that entry stays for the next run to recognise it
                     del self._pending[machine.name]
-            self._sync_files()
+            self.store.sync()
             for machine in writes:
                 if machine.file_action == 'written':
                     self._pending.pop(machine.name, None)
@@ -723,46 +511,23 @@ class Provisioner(object):
                                                   **kwargs)
             else:
                 self.client.queue_set_password(pipe, machine.account.dn, machine.password, reset(machine))
-        # the new passwords are tried (one thread: its own connection or kinit processes) while the writes go on
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            self._verify_pool = pool
-            try:
-                pipe.run()
-                self._submit_checks()
-                self._harvest(wait=True)
-            finally:
-                self._verify_pool = None
+        # the new passwords are tried (in the background: kinit processes, the DC's KDC) while the writes go on
+        self._checks = AfterWriteChecks(self.client, VERIFY_WORKERS)
+        try:
+            pipe.run()
+        finally:
+            outcomes = self._checks.close()
+            self._checks = None
+        for machine, outcome in outcomes:
+            self._checked_after_write(machine, outcome)
 
     # -- the check after the writes: does each new password still authenticate? --
     def _queue_check(self, machine, password):
         realm = self.domain_info.dns_domain.upper()
         sam = machine.account.sam_account_name or '%s$' % machine.name
-        self._to_check.append((machine, (machine.account.dn, password, sam, realm)))
-        if len(self._to_check) >= PIPELINE_WINDOW:
-            self._submit_checks()
-        self._harvest()
-
-    def _submit_checks(self):
-        chunk, self._to_check = self._to_check, []
-        if chunk:
-            future = self._verify_pool.submit(self.client.verify_passwords, [check for _m, check in chunk],
-                                              VERIFY_WORKERS)
-            self._verifying.append(([m for m, _check in chunk], future))
-
-    def _harvest(self, wait=False):
-        """Apply the outcomes of the checks that are over (all of them when wait)."""
-        pending = []
-        for chunk, future in self._verifying:
-            if not (wait or future.done()):
-                pending.append((chunk, future))
-                continue
-            try:
-                outcomes = future.result()
-            except Exception as exc:  # pylint: disable=broad-except
-                outcomes = [exc] * len(chunk)
-            for machine, outcome in zip(chunk, outcomes):
-                self._checked_after_write(machine, outcome)
-        self._verifying = pending
+        self._checks.submit(machine, (machine.account.dn, password, sam, realm))
+        for done, outcome in self._checks.ready():
+            self._checked_after_write(done, outcome)
 
     def _checked_after_write(self, machine, outcome):
         """A machine whose new password no longer authenticates failed: someone reset it after this run did."""
@@ -811,7 +576,7 @@ class Provisioner(object):
                 raise ValueError('the new account cannot be read back%s' % (' (%s)' % problem if problem else ''))
             raw = encode(self._build(machine, password))
             if self.dest:
-                self._write_package(machine, raw)
+                machine.path = self.store.write(machine.name, raw)
                 machine.file_action = 'written'
             if self.return_package:
                 machine.package_b64 = to_base64(raw)
@@ -826,24 +591,15 @@ class Provisioner(object):
         """(ProvisionData, password, path, note) of the package file of machine, if any."""
         if not self.dest:
             return None, None, None, None
-        for path in self._candidate_paths(machine.name):
-            pd, note = self._read_package(path)
+        for path in self.store.existing_paths(machine.name):
+            pd, note = self.store.read(path)
             if pd is None:
                 return None, None, path, note
-            win7 = pd.win7
-            if win7 is None or not same_join(machine.name, self.domain_info.dns_domain, *package_join(pd)):
-                return None, None, path, '%s is a package for another machine or domain' % path
-            part = pd.part(PART_JOINPROV3)
-            sid = part.sid if part is not None else None
-            if account is not None and sid and account.sid and sid != account.sid:
-                return None, None, path, '%s names another account (SID %s, the account has %s)' % (
-                    path, sid, account.sid)
-            return pd, win7.machine_password, path, None
+            note = package_mismatch(pd, path, machine.name, self.domain_info.dns_domain, account)
+            if note is not None:
+                return None, None, path, note
+            return pd, pd.win7.machine_password, path, None
         return None, None, None, None
-
-    @staticmethod
-    def _not_workstation(account):
-        return not is_workstation(account)
 
     def _verify_all(self, machines, existing):
         """Read the existing packages and try their passwords, all at once (independent Kerberos exchanges).
@@ -857,7 +613,7 @@ class Provisioner(object):
         todo = []
         for machine in machines:
             account = existing.get(machine.name)
-            if account is None or self._not_workstation(account):
+            if account is None or not is_workstation(account):
                 continue
             found = self._existing_package(machine, account)
             self._found[machine.name] = found
@@ -898,8 +654,8 @@ class Provisioner(object):
             raw = encode(pd)
             if verified:
                 self._pending.pop(machine.name, None)
-                if path != self.package_path(machine.name) or self._needs_rewrite(path):
-                    self._write_package(machine, raw)
+                if path != self.store.path(machine.name) or self.store.needs_rewrite(path):
+                    machine.path = self.store.write(machine.name, raw)
                     machine.changed = True
                     machine.file_action = 'rewritten'
                     machine.msg = 'password still valid; file rewritten as %s' % machine.path
@@ -935,15 +691,6 @@ class Provisioner(object):
         machine.password = self._new_password(machine.name)
         machine.write = 'create'
         return True
-
-    def _needs_rewrite(self, path):
-        """The file is in the wanted place but not the wanted encryption state."""
-        try:
-            with open(path, 'rb') as handle:
-                head = handle.read(64)
-        except OSError:
-            return True
-        return _vault.is_vault(head) != (self.vault_password is not None)
 
     def _new_password(self, name):
         return default_password(name) if self.use_default_password else generate_password()
