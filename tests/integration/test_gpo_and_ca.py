@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Machine policies from GPOs and root CA certificates, against the real throwaway Samba AD DC.
 
-Set-up: tests/integration/parity_support.py (a GPO with a Registry.pol written
+Set-up: tests/integration/domain_setup.py (a GPO with a Registry.pol written
 by our writer and uploaded over SMB, a GPO without machine settings, two GPOs
 with one display name, a test-made CA certificate published in the
 configuration partition, a non-admin user).
@@ -26,7 +26,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.odj import p
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
 
-from parity_support import (CA_CN, DUP_GPO_NAME, EMPTY_GPO_NAME, GPO_NAME, PASSWORD, admin_ldap,
+from domain_setup import (CA_CN, DUP_GPO_NAME, EMPTY_GPO_NAME, GPO_NAME, PASSWORD, admin_ldap,
                             domain_extras_for, policy_entries, run_command)
 
 

@@ -229,7 +229,7 @@ def test_two_installs_at_once_one_waits_or_fails_clearly(shared_dir, tmp_path, c
     assert third.returncode == 0 and out.strip() == b'CHANGED'
 
 
-# ---------------------------------------------------------------- symlinks, leftovers, damaged packages (issue 13)
+# ---------------------------------------------------------------- symlinks, leftovers, damaged packages
 
 def test_install_through_a_symlinked_folder_changes_the_real_image(shared_dir, tmp_path, package):
     folder, hive = image_with_hive(shared_dir, 'SYSTEM', tmp_path / 'real')

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""odj_provision's parity with NetCreateProvisioningPackage, against the real throwaway Samba AD DC.
+"""odj_provision does what NetCreateProvisioningPackage does (options, errors, log), against the real throwaway Samba AD DC.
 
 Machine policies (a local Registry.pol and a GPO by name, read from SYSVOL over
 SMB), root CA certificates, options mapped one to one onto
@@ -28,7 +28,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.provision.pr
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import PartSources, error_for
 
-from parity_support import GPO_NAME, ReadOnlyDC, admin_ldap, domain_extras_for, policy_entries, run_command
+from domain_setup import GPO_NAME, ReadOnlyDC, admin_ldap, domain_extras_for, policy_entries, run_command
 from playbook import run_playbook
 
 

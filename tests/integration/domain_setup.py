@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Domain set-up shared by the GPO / CA and provisioner parity tests (done once per DC).
+"""Domain set-up shared by the GPO / CA and provisioner option tests (done once per DC).
 
 A GPO made with ``samba-tool gpo create`` whose ``Machine/Registry.pol``
 (written with our writer, entries of several types) is uploaded to SYSVOL over
