@@ -29,8 +29,9 @@ description:
     task result unless O(return_package=true), and then the task output is censored like C(no_log).
   - Safe to run again with an empty O(dest) (an AWX relaunch, job slices). Accounts it made that no machine has used
     are re-provisioned; accounts in use are refused with the reason (see O(reset_accounts_in_use)).
-  - After the writes, the password of every new package is tried once more; a machine whose password someone else
-    changed meanwhile (another run from another store, an administrator) fails, and its package is removed.
+  - After the writes, the password of every new package is checked (the account's key version, and Kerberos when the
+    version says another write happened); a machine whose password someone else changed meanwhile (another run from
+    another store, an administrator) fails, and its package is removed.
   - "Run it where the packages should be: normally the controller (C(delegate_to: localhost)) or an AWX
     execution environment."
 author:

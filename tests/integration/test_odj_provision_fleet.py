@@ -169,6 +169,40 @@ def _params(dc, **kwargs):
     return result.validated_parameters
 
 
+def test_new_passwords_are_checked_by_their_key_version_and_a_stray_version_by_kerberos(samba_dc, client, tmp_path):
+    """The check after the writes reads msDS-KeyVersionNumber: no Kerberos exchange while no one else wrote."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import Provisioner
+    names = ['KVN01', 'KVN02', 'KVN03']
+    tried = []
+    real = client.verify_passwords
+
+    def counting(checks, *args, **kwargs):
+        tried.extend(check[2] for check in checks)
+        return real(checks, *args, **kwargs)
+    client.verify_passwords = counting
+    made = Provisioner(client, samba_dc.dns_domain, dest=_store(tmp_path, 'one')).run(names)
+    assert [(m.status, m.verified) for m in made] == [('created', True)] * 3
+    assert tried == []  # versions 1, 1, 1: no other write after the adds
+    again = Provisioner(client, samba_dc.dns_domain, dest=_store(tmp_path, 'two'), reuse_account=True)
+    again.run(names[:1])
+    assert tried == []  # a reset: the version read before it, plus one
+    # another write of KVN02's password between this run's look-up and its reset: the version is one
+    # more than expected, so the password is tried with Kerberos - it is this run's, so it authenticates
+    prov = Provisioner(client, samba_dc.dns_domain, dest=_store(tmp_path, 'three'), reuse_account=True)
+    queue_check = prov._queue_check
+
+    def stray_write_first(machine, password):
+        if machine.name == 'KVN02':
+            machine.account = machine.account._replace(key_version=machine.account.key_version - 1)
+        queue_check(machine, password)
+    prov._queue_check = stray_write_first
+    result = {m.name: m for m in prov.run(names[1:])}
+    assert tried == ['KVN02$']
+    assert (result['KVN02'].status, result['KVN02'].verified) == ('reused', True)
+    assert (result['KVN03'].status, result['KVN03'].verified) == ('reused', True)
+    assert kinit_ok(samba_dc, 'KVN02', password_of(result['KVN02'].path), tmp_path)
+
+
 def test_dest_is_created_0700_and_check_mode_says_it_would_be(samba_dc, tmp_path):
     dest = tmp_path / 'new' / 'store'
     warnings = []

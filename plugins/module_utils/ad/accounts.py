@@ -38,14 +38,15 @@ MODIFY_REPLACE = 'MODIFY_REPLACE'
 Account = collections.namedtuple('Account', [
     'name', 'dn', 'sid', 'rid', 'guid', 'user_account_control', 'dns_host_name', 'spns', 'object_classes',
     'sam_account_name', 'supported_enctypes', 'description', 'operating_system', 'last_logon_timestamp',
-    'last_logon', 'logon_count', 'pwd_last_set', 'when_created'])
-# what shows whether a machine uses an account (odj_provision.account_in_use); absent on old callers
-Account.__new__.__defaults__ = (None,) * 7
+    'last_logon', 'logon_count', 'pwd_last_set', 'when_created', 'key_version'])
+# what shows whether a machine uses an account (odj_provision.account_in_use), and the version of its
+# password (msDS-KeyVersionNumber); absent on old callers
+Account.__new__.__defaults__ = (None,) * 8
 
 ACCOUNT_ATTRS = ['objectSid', 'objectGUID', 'userAccountControl', 'dNSHostName', 'servicePrincipalName',
                  'objectClass', 'sAMAccountName', 'msDS-SupportedEncryptionTypes',
                  'description', 'operatingSystem', 'lastLogonTimestamp', 'lastLogon', 'logonCount', 'pwdLastSet',
-                 'whenCreated']
+                 'whenCreated', 'msDS-KeyVersionNumber']
 
 
 def account_from_entry(dn, raw):
@@ -64,7 +65,8 @@ def account_from_entry(dn, raw):
         operating_system=text_value(raw['operatingsystem'][0]) if raw.get('operatingsystem') else None,
         last_logon_timestamp=int_value(raw.get('lastlogontimestamp')), last_logon=int_value(raw.get('lastlogon')),
         logon_count=int_value(raw.get('logoncount')), pwd_last_set=int_value(raw.get('pwdlastset')),
-        when_created=text_value(raw['whencreated'][0]) if raw.get('whencreated') else None)
+        when_created=text_value(raw['whencreated'][0]) if raw.get('whencreated') else None,
+        key_version=int_value(raw.get('msds-keyversionnumber')))
 
 
 def accounts_filter(names):

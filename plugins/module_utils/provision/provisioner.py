@@ -48,7 +48,6 @@ import os
 import re
 import secrets
 import string
-import threading
 import time
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
@@ -74,8 +73,9 @@ STATUS_FAILED = ('invalid', 'conflict', 'failed')
 # LDAP requests outstanding at once on the connection, and new accounts read back per search
 PIPELINE_WINDOW = 16
 READ_BACK_CHUNK = 10
-# new passwords checked at once after the writes (Kerberos AS exchanges: a kinit process each and the KDC);
-# two leave the DC's LDAP server, which works through the writes, a core of a small machine
+# written accounts whose password version is read back per search after their packages are written
+CHECK_CHUNK = 10
+# passwords tried at once with Kerberos when a version says another write happened (a kinit process each)
 VERIFY_WORKERS = 2
 # seconds a run waits for another run that holds the store lock (option lock_timeout)
 LOCK_TIMEOUT = 600
@@ -190,62 +190,6 @@ class Machine(object):
         return out
 
 
-class AfterWriteChecks(object):
-    """The check of each new password right after its write, in one background thread while the writes go on.
-
-    ``client.verify_passwords`` (Kerberos: one AS exchange per account, up to ``workers``
-    at once) gets every check queued meanwhile as one round: the KDC works beside the
-    LDAP server instead of after it, and no check waits for a fixed chunk to fill.
-    Outcomes (True, False or an exception) are handed back by ready() / close() in the
-    calling thread.
-    """
-
-    def __init__(self, client, workers):
-        self.client = client
-        self.workers = workers
-        self._cond = threading.Condition()
-        self._queue = []
-        self._results = []
-        self._closed = False
-        self._thread = threading.Thread(target=self._loop, name='odj-password-checks', daemon=True)
-        self._thread.start()
-
-    def submit(self, machine, check):
-        """check: (account_dn, password, sam_account_name, realm), as ADClient.verify_passwords takes them."""
-        with self._cond:
-            self._queue.append((machine, check))
-            self._cond.notify()
-
-    def _loop(self):
-        while True:
-            with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                chunk, self._queue = self._queue, []
-            try:
-                outcomes = self.client.verify_passwords([check for _machine, check in chunk], self.workers)
-            except Exception as exc:  # pylint: disable=broad-except
-                outcomes = [exc] * len(chunk)
-            with self._cond:
-                self._results.extend(zip([machine for machine, _check in chunk], outcomes))
-
-    def ready(self):
-        """[(machine, outcome)] of the checks over since the last call."""
-        with self._cond:
-            out, self._results = self._results, []
-        return out
-
-    def close(self):
-        """Wait for every check submitted; the outcomes not yet handed out."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join()
-        return self.ready()
-
-
 class Provisioner(object):
     """Runs one batch over one connected ADClient."""
 
@@ -297,7 +241,9 @@ class Provisioner(object):
         self._checked = {}
         self._reported = set()
         self._batch_size = 0
-        self._checks = None
+        self._pipe = None
+        self._to_check = []
+        self._to_try = []
 
     # -- the run -------------------------------------------------------
     def prepare(self):
@@ -511,23 +457,69 @@ class Provisioner(object):
                                                   **kwargs)
             else:
                 self.client.queue_set_password(pipe, machine.account.dn, machine.password, reset(machine))
-        # the new passwords are tried (in the background: kinit processes, the DC's KDC) while the writes go on
-        self._checks = AfterWriteChecks(self.client, VERIFY_WORKERS)
+        self._pipe = pipe
         try:
             pipe.run()
         finally:
-            outcomes = self._checks.close()
-            self._checks = None
-        for machine, outcome in outcomes:
-            self._checked_after_write(machine, outcome)
+            self._pipe = None
+        self._send_checks()
+        self._try_passwords()
 
     # -- the check after the writes: does each new password still authenticate? --
+    # Every write of unicodePwd increments the account's key version (msDS-KeyVersionNumber, the version
+    # of unicodePwd in its replication metadata): 1 after an add that set the password, the version read
+    # before a reset plus one after it. Once a package is written its account's version is read back
+    # (one search per CHECK_CHUNK accounts, on the pipeline while the writes go on): the expected version
+    # proves that no other write of the password came after this run's, at no cost to the DC's KDC. Any
+    # other version (or none: a DC that does not return it) means another write happened, before or
+    # after this run's: that password is then tried with Kerberos, which says for sure.
     def _queue_check(self, machine, password):
+        if machine.account_action == 'created':
+            expected = 1
+        else:
+            before = machine.account.key_version if machine.account is not None else None
+            expected = before + 1 if before is not None else None
+        self._to_check.append((machine, password, expected))
+        if len(self._to_check) >= CHECK_CHUNK:
+            self._send_checks()
+
+    def _send_checks(self):
+        chunk, self._to_check = self._to_check, []
+        if not chunk:
+            return
+
+        def done(found, error):
+            for machine, password, expected in chunk:
+                account = found.get(machine.name)
+                if error is None and expected is not None and account is not None \
+                        and account.key_version == expected:
+                    self._checked_after_write(machine, True)
+                else:
+                    self._to_try.append((machine, password))
+        names = [machine.name for machine, _password, _expected in chunk]
+        if self._pipe is not None:
+            self.client.queue_find_accounts(self._pipe, self.domain_info.base_dn, names, done, first=True)
+        else:
+            try:
+                found, error = self.client.find_accounts(self.domain_info.base_dn, names), None
+            except ADError as exc:
+                found, error = {}, exc
+            done(found, error)
+
+    def _try_passwords(self):
+        """Kerberos for the new passwords whose version says another write happened."""
+        todo, self._to_try = self._to_try, []
+        if not todo:
+            return
         realm = self.domain_info.dns_domain.upper()
-        sam = machine.account.sam_account_name or '%s$' % machine.name
-        self._checks.submit(machine, (machine.account.dn, password, sam, realm))
-        for done, outcome in self._checks.ready():
-            self._checked_after_write(done, outcome)
+        checks = [(machine.account.dn, password,
+                   machine.account.sam_account_name or '%s$' % machine.name, realm) for machine, password in todo]
+        try:
+            outcomes = self.client.verify_passwords(checks, VERIFY_WORKERS)
+        except ADError as exc:
+            outcomes = [exc] * len(todo)
+        for (machine, _password), outcome in zip(todo, outcomes):
+            self._checked_after_write(machine, outcome)
 
     def _checked_after_write(self, machine, outcome):
         """A machine whose new password no longer authenticates failed: someone reset it after this run did."""
