@@ -27,7 +27,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.ad import re
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.client import ADClient
 
 from domain_setup import (CA_CN, DUP_GPO_NAME, EMPTY_GPO_NAME, GPO_NAME, PASSWORD, admin_ldap,
-                            domain_extras_for, policy_entries, run_command)
+                          domain_extras_for, policy_entries, run_command)
 
 
 @pytest.fixture(scope='module')
