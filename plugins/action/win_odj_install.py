@@ -13,8 +13,8 @@ calls NetRequestProvisioningPackageInstall.
    ``Windows/System32/config/SYSTEM`` hive, or the running system's); the
    clear-text machine password is never returned, only an HMAC of it keyed
    with a random per-run key, so a pending join can be compared with the package.
-3. The same reader the Linux ``odj_image_info`` uses (``_odj_registry.read_pending``)
-   interprets the dump; :func:`decide` (``_odj_decide.decide_install``) chooses unchanged / install / fail.
+3. The same reader the Linux ``odj_image_info`` uses (``image.registry.read_pending``)
+   interprets the dump; :func:`decide` (``odj.decide.decide_install``) chooses unchanged / install / fail.
 4. The module installs the raw bytes; the NET_API_STATUS is named with
    ``_netapi_errors`` and ``NERR_JoinPerformedMustRestart`` becomes ``reboot_required``.
 """
@@ -70,7 +70,7 @@ def load(data=None, path=None, vault_secrets=None):
     """Raw package bytes and the decoded package from content (any form) or a controller file.
 
     Vault-encrypted content is decrypted in memory with the controller's vault secrets. Everything else (size cap,
-    regular files only, codec, cross-checks) is _odj_input.load_package. Raises PackageError with a message that
+    regular files only, codec, cross-checks) is odj.load.load_package. Raises PackageError with a message that
     names the problem, never the content.
     """
     try:
@@ -82,11 +82,6 @@ def load(data=None, path=None, vault_secrets=None):
             message += ' (give --vault-id / --ask-vault-pass)'
         raise PackageError(message)
     return loaded.raw, loaded.pd
-
-
-def package_to_bytes(data, vault_secrets=None):
-    """load() of content: bytes (raw, djoin file, base64 text, or a vault envelope of one) or str."""
-    return load(data=data, vault_secrets=vault_secrets)
 
 
 # ---------------------------------------------------------------- the module's dump
@@ -113,10 +108,10 @@ def pending_from_query(query):
     return pending, digest
 
 
-# ---------------------------------------------------------------- decisions (module_utils._odj_decide)
+# ---------------------------------------------------------------- decisions (module_utils odj.decide)
 
 def decide(pending, pending_digest, package_digest, pd, force, computer=None):
-    """_odj_decide.decide_install on what the module read; AnsibleActionFail when another join is pending.
+    """odj.decide.decide_install on what the module read; AnsibleActionFail when another join is pending.
 
     computer: for the running system, {'name', 'domain', 'part_of_domain'}.
     """

@@ -8,9 +8,9 @@ NetSetup.log, the System events 4098/4099, the offline-join registry keys with
 the machine password reported as present only). Here:
 
 * the keys are read with the same reader as odj_image_info and win_odj_install
-  (``_odj_registry.read_pending`` over a ``DumpReader``);
+  (``image.registry.read_pending`` over a ``DumpReader``);
 * the NetSetup.log lines about the join are picked out;
-* ``_odj_decide.judge_join`` says whether the machine completed its join.
+* ``odj.decide.judge_join`` says whether the machine completed its join.
 """
 
 from __future__ import annotations

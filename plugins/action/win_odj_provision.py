@@ -7,16 +7,16 @@ Every decision lives here and in module_utils; the PowerShell module only
 queries and applies:
 
 1. The options are checked on the controller (same names as odj_provision,
-   old names as aliases; ``_odj_decide.provision_option_problems`` for the
+   old names as aliases; ``odj.decide.provision_option_problems`` for the
    combinations Windows cannot honour); the ``NETSETUP_PROVISION_*`` value comes
-   from ``_odj_flags``.
+   from ``odj.flags``.
 2. ``query``: the module reports whether O(dest) exists and returns its content;
-   the controller decodes it with the codec and ``_odj_decide.decide_provision``
+   the controller decodes it with the codec and ``odj.decide.decide_provision``
    chooses unchanged / provision / fail. Check mode stops here.
 3. ``create``: the module calls ``NetCreateProvisioningPackage`` and returns the
    NET_API_STATUS and the raw package; the status is named with ``_netapi_errors``,
    the package is decoded and checked against the machine and domain asked for.
-4. ``write``: the controller renders the package (``_odj_text.render``) and the
+4. ``write``: the controller renders the package (``odj.text.render``) and the
    module writes those bytes atomically beside O(dest) with an owner+SYSTEM-only ACL.
 
 The package holds the machine password: it is never put into the task result
@@ -38,6 +38,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide i
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION as FLAGS
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import check_machine_name
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import FORMS, render, to_base64
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.windows_path import is_windows_absolute
 
@@ -71,7 +72,6 @@ ARGUMENT_SPEC = dict(
     force=dict(type='bool', default=False),
     return_package=dict(type='bool', default=False),
 )
-MAX_NAME = 15
 
 
 def check_options(args):
@@ -84,10 +84,11 @@ def check_options(args):
     warnings = [item.get('msg') if isinstance(item, dict) else str(item) for item in checked._deprecations or []]
     for name in params.pop('provision_options', None) or []:
         params[LIST_NAMES[name]] = True
-    machine = params['machine_name'].strip()
-    if not machine or len(machine) > MAX_NAME or machine.isdigit() or not all(c.isalnum() or c == '-' for c in machine):
-        raise AnsibleActionFail('machine_name must be a NetBIOS name (1 to 15 letters, digits or hyphens, not only digits), '
-                                'got %r' % params['machine_name'])
+    try:
+        machine = check_machine_name(params['machine_name'])
+    except ValueError as exc:
+        raise AnsibleActionFail('machine_name %r: %s' % (params['machine_name'], exc))
+    params['machine_name'] = machine
     dest = params['dest']
     if not is_windows_absolute(dest) or dest.endswith('\\'):
         raise AnsibleActionFail('dest must be the absolute Windows path of a file, such as C:\\ProgramData\\odj\\%s.djoin, '
@@ -156,7 +157,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         params, flags, warnings = check_options(self._task.args)
-        machine = params['machine_name'].strip().upper()
+        machine = params['machine_name']
         domain = params['domain'].strip().rstrip('.')
         result.update(dest=params['dest'], format=params['package_format'], package_format=params['package_format'],
                       machine_name=machine, domain=domain, provision_options=flags, changed=False)

@@ -115,7 +115,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-PROVISION_FAILURES = frozenset(('conflict', 'invalid', 'failed'))
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import STATUS_FAILED
 
 
 def _dict(value):
@@ -140,7 +140,7 @@ def provision_results(run, machines):
         o = outcomes.get(name)
         if not o:
             entry = {'status': 'failed', 'changed': False, 'msg': run.get('msg') or 'no outcome reported'}
-        elif o.get('status') in PROVISION_FAILURES:
+        elif o.get('status') in STATUS_FAILED:
             entry = {'status': 'failed', 'changed': False, 'msg': '%s: %s' % (o['status'], o.get('msg', ''))}
         else:
             entry = {'status': str(o.get('status', '')).replace('_', ' '), 'changed': bool(o.get('changed', False)),

@@ -39,8 +39,6 @@ $spec = @{
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $module.Result.changed = $false
 
-$globalPartition = '{41E90F3E-56C1-4633-81C3-6E8BAC8BDD70}'
-
 Function Get-CatalogValue {
     param($Object, [string]$Name)
     try {
@@ -100,9 +98,10 @@ Function Get-ApplicationCollection {
         $pairs.Clear()
     }
     if ($pairs.Count -eq 0) {
+        # no partitions: every application is in the global partition, which the controller names
         $apps = $Catalog.GetCollection('Applications')
         $apps.Populate()
-        $pairs.Add(@($globalPartition, $apps))
+        $pairs.Add(@('', $apps))
     }
     , $pairs.ToArray()
 }
@@ -194,7 +193,7 @@ Function Get-ApplicationReport {
             if (-not $appPartition) {
                 $appPartition = $pair[0]
             }
-            if ($PartitionId -and ([string]$appPartition).Trim('{}') -ne $PartitionId.Trim('{}')) {
+            if ($PartitionId -and $appPartition -and ([string]$appPartition).Trim('{}') -ne $PartitionId.Trim('{}')) {
                 continue
             }
             $report.Add(@{

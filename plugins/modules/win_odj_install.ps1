@@ -90,7 +90,7 @@ namespace WinImage.Provisioning.OdjInstall
         private const int ERROR_FILE_NOT_FOUND = 2;
         private const int ERROR_NO_MORE_ITEMS = 259;
         private const int REG_PROCESS_APPKEY = 0x1;
-        private const int REG_APP_HIVE_OPEN_READ_ONLY = 0x2;  // winnt.h REG_OPEN_READ_ONLY
+        private const int REG_APP_HIVE_OPEN_READ_ONLY = 0x2000;  // winnt.h: REG_OPEN_READ_ONLY (0x00002000L)
 
         // The dump only reads: the image's hive is loaded read-only, so that looking (the query phase,
         // check mode included) can never write a dirty hive back or flush its logs.

@@ -346,7 +346,7 @@ def test_repeated_kill_9_during_wim_installs_then_one_clean_run_leaves_nothing_s
 
 
 def test_encrypted_package_fails_the_install_cleanly(shared_dir, tmp_path, package):
-    """OdjEncryptedError used to escape from _odj_registry.unsupported_parts through plan_entries."""
+    """OdjEncryptedError used to escape from image.registry.unsupported_parts through plan_entries."""
     from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import RawPayload, encode_type1
     from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import load_package
     from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import encode

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The one package loader (_odj_input.load_package): hostile files, size cap, damaged packages, every caller.
+"""The one package loader (odj.load.load_package): hostile files, size cap, damaged packages, every caller.
 
 Bit flips: 60 seeded single-bit flips of each real package (../shared/fixtures/odj, made against a Samba DC with
 net offlinejoin), in raw and in djoin file form; none may raise anything but PackageLoadError, and at least three
@@ -118,7 +118,7 @@ def test_huge_data_is_refused(djoin):
 
 
 def test_odj_package_info_on_dev_zero_returns_within_seconds(collections_root):
-    """The module itself (issue: 7.7 GB of memory in 8 s before)."""
+    """The module itself, end to end: a device that never ends is refused before it is read."""
     import json
     args = json.dumps({'ANSIBLE_MODULE_ARGS': {'path': '/dev/zero'}})
     started = time.monotonic()

@@ -43,7 +43,7 @@ def table(entries):
     return dict(((e.key, e.name), (e.vtype, e.value)) for e in entries)
 
 
-def test_plan_is_exactly_the_section2_table(shared_dir):
+def test_plan_is_exactly_the_documented_registry_table(shared_dir):
     pd = fixture_package(shared_dir)
     w7 = pd.win7
     got = table(reg.plan_entries(pd, 'ControlSet001'))
@@ -172,6 +172,26 @@ def test_every_written_key_has_a_documented_source():
             if name.strip() in ('Data',):
                 continue
             assert name.strip() in doc, name
+
+
+def test_the_documented_registry_table_rows_are_the_source_table():
+    """Row by row, requester.rst's table names the same keys, in the same order, with the same source."""
+    with open(os.path.join(REPO, 'docs', 'docsite', 'rst', 'requester.rst')) as handle:
+        lines = handle.read().splitlines()
+    rules = [i for i, line in enumerate(lines) if line.strip().startswith('=====') and line.strip().endswith('========')]
+    top, head, bottom = rules[:3]
+    rule = lines[top]
+    starts = [i for i, c in enumerate(rule) if c == '=' and (i == 0 or rule[i - 1] == ' ')]
+    rows = []
+    for line in lines[head + 1:bottom]:
+        key, source = line[starts[0]:starts[1]].strip(), line[starts[2]:].strip()
+        if source:
+            rows.append([key, source])
+        elif rows and key:
+            rows[-1][0] += ' ' + key
+    documented = [(key.split('``')[1], source) for key, source in rows]
+    expected = [(key.split(',', maxsplit=1)[0].split(' (', maxsplit=1)[0], source) for key, dummy, source in reg.REGISTRY_SOURCES]
+    assert documented == expected
 
 
 def test_write_read_pending_and_compare_both_readers(shared_dir, tmp_path):

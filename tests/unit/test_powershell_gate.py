@@ -340,7 +340,7 @@ def test_spec_reader_reads_powershell_literals(tmp_path):
 
 @pytest.mark.parametrize('path', PS1_FILES, ids=rel)
 def test_no_python_table_is_copied_into_powershell(path):
-    """Error names, NETSETUP_PROVISION_* values and HRESULT names live in module_utils only."""
+    """Error names, NETSETUP_PROVISION_* values, HRESULT names and the global partition's ID live in module_utils only."""
     from ansible_collections.winimage.provisioning.plugins.module_utils.complus import catalog as _complus
     from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as _netapi_errors
     from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION
@@ -348,7 +348,8 @@ def test_no_python_table_is_copied_into_powershell(path):
     code = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))
     names = [n for n in _netapi_errors.BY_NAME if n != 'NERR_Success'] + list(PROVISION)
     names += [name for name, dummy in _complus.HRESULTS.values() if name.startswith('COMADMIN_E_')]
-    copied = sorted(n for n in names if re.search(r'\b%s\b' % re.escape(n), code))
+    names.append(_complus.GLOBAL_PARTITION_ID)
+    copied = sorted(n for n in names if re.search(r'\b%s\b' % re.escape(n), code, re.I))
     assert not copied, '%s holds names Python owns: %s' % (rel(path), ', '.join(copied))
     flags = sorted(set(re.findall(r'^\s*\w+\s*=\s*0x[0-9A-Fa-f]+\s*$', code, re.M)))
     assert not flags, '%s holds a flag table: %s' % (rel(path), flags)
@@ -474,11 +475,12 @@ def test_password_digest_matches_the_controller(tmp_path):
 
 @needs_mono
 def test_image_hive_is_loaded_read_only(tmp_path):
-    """RegLoadAppKey gets REG_PROCESS_APPKEY | REG_APP_HIVE_OPEN_READ_ONLY (winnt.h 0x1 | 0x2), in every phase
+    """RegLoadAppKey gets REG_PROCESS_APPKEY | REG_APP_HIVE_OPEN_READ_ONLY (winnt.h 0x1 | 0x2000,
+    REG_APP_HIVE_OPEN_READ_ONLY being REG_OPEN_READ_ONLY), in every phase
     that reads, check mode included; the only call that loads the hive is the dump's."""
     import base64
     lines = build_and_run('win_odj_install.ps1', HARNESS_INSTALL, tmp_path, base64.b64encode(b'k' * 32).decode('ascii'), 'x')
-    assert lines[1] == 'appkey 3'
+    assert lines[1] == 'appkey %d' % (0x1 | 0x2000)
     text = read(os.path.join(MODULES, 'win_odj_install.ps1')).decode('utf-8')
     calls = re.findall(r'NativeMethods\.RegLoadAppKeyW\(([^;]*)\);', text)
     assert calls == ['hivePath, out root, KEY_READ, AppKeyOptions, 0'], calls

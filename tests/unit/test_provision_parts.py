@@ -12,6 +12,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.provision im
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad import regpol as R
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.locator import DomainInfo
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.netapi_errors import BY_NAME
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.sid import sid_to_bytes
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import NetSetupLog, read_lines
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.facts import package_facts
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION_FLAGS, flag_names
@@ -118,7 +119,7 @@ def test_a_bad_local_policy_file_is_refused_before_the_domain_is_touched(tmp_pat
 
 def test_owner_of_a_self_relative_security_descriptor():
     owner = 'S-1-5-21-1-2-3-1103'
-    sid = Q.sid_to_bytes(owner)
+    sid = sid_to_bytes(owner)
     descriptor = struct.pack('<BBHIIII', 1, 0, 0x8004, 20, 0, 0, 0) + sid
     assert Q.owner_of(descriptor) == owner
     assert Q.sid_from_bytes(sid) == owner

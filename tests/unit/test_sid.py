@@ -29,3 +29,11 @@ def test_bad_bytes():
         _sid.sid_from_bytes(b'\x01\x05\x00')
     with pytest.raises(ValueError, match='length'):
         _sid.sid_from_bytes(bytes([1, 3, 0, 0, 0, 0, 0, 5]) + b'\x00' * 4)
+
+
+def test_split_rid_gives_the_domain_and_the_relative_identifier():
+    assert _sid.split_rid('S-1-5-21-2720103478-3893655958-3880862394-1105') == (
+        'S-1-5-21-2720103478-3893655958-3880862394', 1105)
+    for bad in ('S-1-5', 'not a sid', None, 'S-1-5-21-x'):
+        with pytest.raises(ValueError):
+            _sid.split_rid(bad)

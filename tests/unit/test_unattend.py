@@ -130,3 +130,16 @@ def test_bad_input_is_refused():
         ua.merge(EXISTING, 'QU\nJD')
     with pytest.raises(ua.UnattendError, match='pass'):
         ua.merge(EXISTING, 'QUJD', 'oobeSystem')
+
+
+def test_one_reader_for_every_unattend_encoding(tmp_path):
+    text = u'<?xml version="1.0"?>\n<unattend xmlns="urn:schemas-microsoft-com:unattend"><!-- K\u00f6ln --></unattend>\n'
+    for name, data in (('utf8', text.encode('utf-8')), ('utf8bom', b'\xef\xbb\xbf' + text.encode('utf-8')),
+                       ('utf16le', text.encode('utf-16')), ('utf16be', b'\xfe\xff' + text.encode('utf-16-be'))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert ua.read_unattend(str(path)) == text, name
+    bad = tmp_path / 'latin1.xml'
+    bad.write_bytes(text.encode('latin-1'))
+    with pytest.raises(ua.UnattendError, match='latin1.xml: not UTF-8 or UTF-16 text'):
+        ua.read_unattend(str(bad))

@@ -52,7 +52,7 @@ def test_three_forms_give_the_same_bytes(djoin):
     raw = to_raw(djoin)
     assert raw[:4] == b'\x01\x10\x08\x00'
     for form in (djoin, raw, to_base64(raw), to_base64(raw).encode('ascii') + b'\r\n', '  %s\n' % to_base64(raw)):
-        got, pd = act.package_to_bytes(form)
+        got, pd = act.load(data=form)
         assert got == raw
         assert pd.win7.machine_name == 'KIOSK-07'
         assert pd.win7.dns_domain_info.dns_domain_name.lower() == 'corp.example.test'
@@ -62,14 +62,14 @@ def test_vault_encrypted_bytes_and_text(djoin):
     secrets = [('default', VaultSecret(VAULT_PW))]
     envelope = VaultLib(secrets).encrypt(djoin)
     assert envelope.startswith(b'$ANSIBLE_VAULT')
-    raw, pd = act.package_to_bytes(envelope, secrets)
+    raw, pd = act.load(data=envelope, vault_secrets=secrets)
     assert raw == to_raw(djoin)
     text_envelope = VaultLib(secrets).encrypt(to_base64(raw)).decode('ascii')
-    assert act.package_to_bytes(text_envelope, secrets)[0] == raw
+    assert act.load(data=text_envelope, vault_secrets=secrets)[0] == raw
     with pytest.raises(act.PackageError, match='no vault password was given'):
-        act.package_to_bytes(envelope, None)
+        act.load(data=envelope, vault_secrets=None)
     with pytest.raises(act.PackageError, match='could not be decrypted'):
-        act.package_to_bytes(envelope, [('default', VaultSecret(b'wrong'))])
+        act.load(data=envelope, vault_secrets=[('default', VaultSecret(b'wrong'))])
 
 
 def test_vault_encrypted_file_through_the_loader(djoin, tmp_path):
@@ -93,7 +93,7 @@ def test_vault_encrypted_file_through_the_loader(djoin, tmp_path):
 def test_damaged_packages_fail_clearly(djoin, mangle, message):
     raw = to_raw(djoin)
     with pytest.raises(act.PackageError, match=message) as info:
-        act.package_to_bytes(mangle(raw))
+        act.load(data=mangle(raw))
     assert 'KIOSK' not in str(info.value)
 
 
@@ -161,7 +161,7 @@ def test_clean_image_has_no_pending_join(system_hive):
 
 
 def test_pending_join_read_back_like_odj_image_info(system_hive, djoin, other_djoin):
-    raw, pd = act.package_to_bytes(djoin)
+    raw, pd = act.load(data=djoin)
     key = os.urandom(32)
     with _hivex.Hive(system_hive) as hive:
         reader = HivexReader(hive)
@@ -184,7 +184,7 @@ def test_pending_join_read_back_like_odj_image_info(system_hive, djoin, other_dj
     decision, reason = act.decide(pending, digest, act.secret_digest(key, 'another'), pd, force=False)
     assert decision == 'install' and 'different machine password' in reason
     # another machine's join pending: refuse unless forced
-    other_pd = act.package_to_bytes(other_djoin)[1]
+    other_pd = act.load(data=other_djoin)[1]
     other_digest = act.secret_digest(key, other_pd.win7.machine_password)
     with pytest.raises(AnsibleActionFail, match='different offline join is already pending.*KIOSK-07.*WS0001.*force=true'):
         act.decide(pending, digest, other_digest, other_pd, force=False)
@@ -202,7 +202,7 @@ def test_not_a_system_hive_is_reported():
 
 
 def test_running_system_already_joined(djoin):
-    pd = act.package_to_bytes(djoin)[1]
+    pd = act.load(data=djoin)[1]
     joined = {'name': 'kiosk-07', 'domain': 'CORP.example.test', 'part_of_domain': True}
     assert act.decide(None, None, 'x', pd, False, computer=joined)[0] == 'unchanged'
     assert act.decide(None, None, 'x', pd, True, computer=joined)[0] == 'unchanged'
@@ -271,7 +271,7 @@ def _run(djoin, recorded, check_mode=False, **kw):
 
 
 def test_run_installs_then_reads_back(system_hive, djoin):
-    pd = act.package_to_bytes(djoin)[1]
+    pd = act.load(data=djoin)[1]
     queries = [_query_of(system_hive), _query_of(system_hive, pd)]
     result, conn = _run(djoin, {'query': queries, 'install': {'changed': True, 'status': 0}})
     assert conn.phases() == ['query', 'install', 'query']
@@ -284,7 +284,7 @@ def test_run_installs_then_reads_back(system_hive, djoin):
 
 
 def test_run_check_mode_and_idempotence(system_hive, djoin):
-    pd = act.package_to_bytes(djoin)[1]
+    pd = act.load(data=djoin)[1]
     result, conn = _run(djoin, {'query': _query_of(system_hive)}, check_mode=True)
     assert conn.phases() == ['query'] and result['changed'] is True
     result, conn = _run(djoin, {'query': _query_of(system_hive, pd)}, force=True)
@@ -292,7 +292,7 @@ def test_run_check_mode_and_idempotence(system_hive, djoin):
 
 
 def test_run_errors(system_hive, djoin, other_djoin):
-    other = act.package_to_bytes(other_djoin)[1]
+    other = act.load(data=other_djoin)[1]
     with pytest.raises(AnsibleActionFail, match='different offline join is already pending'):
         _run(djoin, {'query': _query_of(system_hive, other)})
     result, conn = _run(djoin, {'query': _query_of(system_hive), 'install': {'changed': True, 'status': 2717}})
@@ -308,7 +308,7 @@ def test_run_errors(system_hive, djoin, other_djoin):
 
 def test_run_diff(system_hive, djoin, other_djoin):
     from win_action_stub import run_action
-    other = act.package_to_bytes(other_djoin)[1]
+    other = act.load(data=other_djoin)[1]
     args = {'content': to_base64(to_raw(djoin)), 'windows_path': 'D:\\mnt\\Windows', 'force': True}
     result, dummy = run_action(act.ActionModule, args, {'query': _query_of(system_hive, other)}, check_mode=True, diff=True)
     assert result['diff']['before'] == 'offline join pending: WS0001 in corp.example.test\n'

@@ -150,7 +150,12 @@ def test_failed_write_says_what_happened(raw):
     (dict(skip_account_search=True), 'skip_account_search needs domain_server'),
     (dict(downlevel_priv_support=True, machine_account_ou='OU=K,DC=corp,DC=example,DC=test'),
      'downlevel_priv_support cannot be combined with machine_account_ou'),
-    (dict(machine_name='NAME-LONGER-THAN-15'), 'machine_name must be a NetBIOS name'),
+    (dict(machine_name='NAME-LONGER-THAN-15'), "machine_name 'NAME-LONGER-THAN-15': name too long"),
+    (dict(machine_name='-ws01'), 'must not start or end with a hyphen'),
+    (dict(machine_name='ws01-'), 'must not start or end with a hyphen'),
+    (dict(machine_name=u'w\u00e901'), 'invalid character'),
+    (dict(machine_name='ws01.corp.example.test'), 'not a DNS name'),
+    (dict(machine_name='1234'), 'only digits'),
     (dict(dest='relative\\file.djoin'), 'dest must be the absolute Windows path'),
     (dict(package_format='xml'), 'package_format'),
     (dict(nonsense=1), 'nonsense'),
@@ -180,3 +185,21 @@ def test_diff_names_the_join_not_the_content(raw, other_raw):
     result, dummy = run_action(act.ActionModule, args(force=True), {'query': query}, check_mode=True, diff=True)
     assert 'WS0001' in result['diff']['before'] and 'KIOSK-07' in result['diff']['after']
     assert b64(raw) not in repr(result) and b64(other_raw) not in repr(result)
+
+
+def test_options_both_provisioners_have_mean_the_same():
+    """An option odj_provision and win_odj_provision share has one type, one default and odj_provision's aliases."""
+    from ansible_collections.winimage.provisioning.plugins.module_utils.provision.task import ARGUMENT_SPEC as linux
+    shared = sorted(set(linux) & set(act.ARGUMENT_SPEC))
+    assert {'domain', 'domain_server', 'machine_account_ou', 'dest', 'package_format', 'reuse_account',
+            'use_default_password', 'skip_account_search', 'provision_root_ca_certs', 'persistent_site',
+            'certificate_templates', 'machine_policy_names', 'machine_policy_paths', 'return_package'} <= set(shared)
+
+    def kind(spec):  # a Windows path is a string on the controller; 'path' would expand it as a local one
+        return 'str' if spec.get('type') == 'path' else spec.get('type')
+
+    for name in shared:
+        here, there = linux[name], act.ARGUMENT_SPEC[name]
+        assert (kind(here), here.get('elements', 'str').replace('path', 'str'), here.get('default')) == \
+            (kind(there), there.get('elements', 'str').replace('path', 'str'), there.get('default')), name
+        assert set(here.get('aliases', [])) <= set(there.get('aliases', [])), name

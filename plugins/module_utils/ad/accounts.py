@@ -24,6 +24,7 @@ import collections
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError, lost, result_error
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.values import (
     escape_dn_value, filter_value, guid_from_bytes, int_value, object_sid, text_value)
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.sid import split_rid
 
 # userAccountControl
 UF_ACCOUNTDISABLE = 0x2
@@ -54,7 +55,7 @@ def account_from_entry(dn, raw):
     sid = object_sid(raw['objectsid'][0]) if raw.get('objectsid') else None
     sam = text_value(raw['samaccountname'][0]) if raw.get('samaccountname') else None
     return Account(
-        name=(sam or '').rstrip('$').upper(), dn=dn, sid=sid, rid=int(sid.rsplit('-', 1)[1]) if sid else None,
+        name=(sam or '').rstrip('$').upper(), dn=dn, sid=sid, rid=split_rid(sid)[1] if sid else None,
         guid=guid_from_bytes(raw['objectguid'][0]) if raw.get('objectguid') else None,
         user_account_control=int_value(raw.get('useraccountcontrol')),
         dns_host_name=text_value(raw['dnshostname'][0]) if raw.get('dnshostname') else None,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import struct
 
-from ansible_collections.winimage.provisioning.plugins.module_utils.common.sid import sid_from_bytes, sid_to_bytes  # noqa: F401  API
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.sid import sid_from_bytes, sid_to_bytes
 
 try:
     from ldap3.protocol.microsoft import security_descriptor_control

@@ -38,6 +38,14 @@ def parse_sid(text):
     return revision, authority, subs
 
 
+def split_rid(sid):
+    """(domain SID, RID) of an account's SID in text form; ValueError when it is no SID or has no sub-authority."""
+    revision, authority, subs = parse_sid(sid)
+    if not subs:
+        raise ValueError('SID without a relative identifier: %r' % (sid,))
+    return format_sid(revision, authority, subs[:-1]), subs[-1]
+
+
 def sid_from_bytes(raw):
     """Text form of a binary SID; ValueError when the bytes are too short or their length disagrees with the count."""
     raw = bytes(raw)

@@ -88,12 +88,6 @@ def encrypt(plaintext, secret, vault_id=None):
     return b'\n'.join(lines) + b'\n'
 
 
-def vault_id_of(data):
-    """The vault id in a 1.2 header, or None."""
-    first = data.lstrip().split(b'\n', 1)[0].strip().split(b';')
-    return first[3].decode('utf-8', 'replace') if len(first) > 3 else None
-
-
 def decrypt(data, secret):
     """Plain bytes of vault text; VaultError when it is not a vault, damaged, or the password is wrong."""
     c = _crypto()

@@ -7,7 +7,7 @@ plan -> check/diff -> write -> verify:
 
 * registry method: the SYSTEM hive is loaded with libhivex (after replaying
   its transaction logs when it is dirty), the join state Windows' install
-  call writes (``_odj_registry``) is written into the control set named by Select\\Current, the
+  call writes (``image.registry``) is written into the control set named by Select\\Current, the
   whole hive is committed to a temporary file beside the original, that file
   is read back with regipy (a parser independent of libhivex) and every value
   written is compared; only then is it fsynced and renamed over the hive. On
@@ -71,7 +71,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.image.regist
     snapshot,
     unsupported_parts,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj import load as _odj_input
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj import load as odj_load
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr import OdjFormatError
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64
 from ansible_collections.winimage.provisioning.plugins.module_utils.image.unattend import (
@@ -79,6 +79,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.image.unatte
     find_account_data,
     merge,
     normalize_arch,
+    read_unattend,
 )
 
 
@@ -296,14 +297,9 @@ def _install_unattend(image, staging, raw, opts, result):
         path = os.path.join(panther, 'unattend.xml')
     result['unattend'] = staging.rel(path) if image.kind == 'wim' else path
     text = None
-    if os.path.isfile(path):
-        with open(path, 'rb') as handle:
-            data = handle.read()
-        try:
-            text = data.decode('utf-8-sig') if not data.startswith(b'\xff\xfe') else data.decode('utf-16')
-        except UnicodeDecodeError:
-            raise InstallError('%s: not UTF-8 or UTF-16 text' % path)
     try:
+        if os.path.isfile(path):
+            text = read_unattend(path)
         new, changed, warnings = merge(text, b64, opts['unattend_pass'], arch, source=path)
     except UnattendError as exc:
         raise InstallError(str(exc))
@@ -372,12 +368,12 @@ def install(image_path, raw, pd, **options):
 def load_package(data=None, path=None, vault_password=None):
     """(raw, pd) from data (text) or a package file at path; InstallError naming the source when it is no package.
 
-    Ansible Vault encrypted data or files are decrypted in memory with vault_password (see _odj_input.load_package:
+    Ansible Vault encrypted data or files are decrypted in memory with vault_password (see odj_load.load_package:
     size cap, regular files only, codec and cross-checks).
     """
     try:
-        loaded = _odj_input.load_package(data=data, path=path, vault_password=vault_password)
-    except _odj_input.PackageLoadError as exc:
+        loaded = odj_load.load_package(data=data, path=path, vault_password=vault_password)
+    except odj_load.PackageLoadError as exc:
         message = str(exc)
         if 'no vault password' in message:
             message += ' (set vault_password, or decrypt it on the controller, for example with the ' \
@@ -493,12 +489,9 @@ def image_info(image_path, image_index=None, run_command=None):
             info['architecture'] = image_arch(staging, image)
             path = staging.path(UNATTEND_REL)
             if path and os.path.isfile(path):
-                with open(path, 'rb') as handle:
-                    data = handle.read()
-                text = data.decode('utf-16') if data.startswith(b'\xff\xfe') else data.decode('utf-8-sig', 'replace')
                 entries = []
                 try:
-                    found = find_account_data(text, path)
+                    found = find_account_data(read_unattend(path), path)
                 except UnattendError as exc:
                     found = []
                     info['warnings'].append(str(exc))
@@ -506,7 +499,7 @@ def image_info(image_path, image_index=None, run_command=None):
                     item = {'pass': pass_name, 'architecture': arch, 'machine_name': None, 'domain': None,
                             'clear_text_secret_present': False, 'decodable': False}
                     try:
-                        pd = _odj_input.load_package(data=b64).pd
+                        pd = odj_load.load_package(data=b64).pd
                         w7 = pd.win7
                         item.update({'machine_name': w7.machine_name, 'domain': w7.dns_domain_info.dns_domain_name,
                                      'dc': w7.dc_info.dc_name, 'decodable': True,

@@ -6,7 +6,7 @@
 Used by the pre-flight check (odj_verify_secret): the secret is handed to the
 caller inside a ``JoinSecret`` whose repr masks it, and never written anywhere.
 Reads through the requester engine (_image for folders and .wim staging,
-_hivex / _odj_registry for the SYSTEM hive, _unattend for AccountData).
+image.hivex and image.registry for the SYSTEM hive, image.unattend for AccountData).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.image.regist
     control_set_name,
     read_pending,
 )
-from ansible_collections.winimage.provisioning.plugins.module_utils.image.unattend import UnattendError, find_account_data
+from ansible_collections.winimage.provisioning.plugins.module_utils.image.unattend import UnattendError, find_account_data, read_unattend
 
 
 class JoinSecretError(Exception):
@@ -86,11 +86,8 @@ def _from_registry(system, described):
 
 
 def _from_unattend(path, described):
-    with open(path, 'rb') as handle:
-        data = handle.read()
-    text = data.decode('utf-16') if data.startswith(b'\xff\xfe') else data.decode('utf-8-sig', 'replace')
     try:
-        found = find_account_data(text, path)
+        found = find_account_data(read_unattend(path), path)
     except UnattendError as exc:
         raise JoinSecretError(str(exc))
     for pass_name, _arch, b64 in found:

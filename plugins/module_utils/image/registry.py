@@ -259,7 +259,7 @@ def owned_keys(control_set):
 # ---------------------------------------------------------------- readers
 
 class HivexReader(object):
-    """Reads through an open _hivex.Hive."""
+    """Reads through an open image.hivex.Hive."""
 
     def __init__(self, hive):
         self.hive = hive

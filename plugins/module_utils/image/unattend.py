@@ -103,6 +103,16 @@ def _child(doc, parent, tag):
     return found[0] if found else _append(doc, parent, tag)
 
 
+def read_unattend(path):
+    """Text of an unattend file: UTF-16 with its byte order mark, else UTF-8 (BOM or not); UnattendError if neither."""
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    try:
+        return data.decode('utf-16') if data[:2] in (b'\xff\xfe', b'\xfe\xff') else data.decode('utf-8-sig')
+    except UnicodeDecodeError:
+        raise UnattendError('%s: not UTF-8 or UTF-16 text' % path)
+
+
 def find_account_data(text, source='unattend.xml'):
     """[(pass, architecture, base64)] of every AccountData in an unattend text."""
     doc = _parse(text, source)

@@ -64,7 +64,7 @@ def package_join(pd):
 
 
 def pending_join(pending):
-    """(machine name, domain names) of a ``_odj_registry.read_pending`` state."""
+    """(machine name, domain names) of a ``image.registry.read_pending`` state."""
     return pending.get('machine_name'), domain_keys(pending.get('domain'), pending.get('netbios_domain'))
 
 
@@ -174,7 +174,7 @@ def judge_join(computer, pending, events, domain=None, machine=None):
     """(status 'joined' | 'failed', message) of a booted machine.
 
     computer: {'name', 'domain', 'part_of_domain'} (Win32_ComputerSystem); pending: the pending offline join
-    (``_odj_registry.read_pending``) or None; events: [{'id', 'time', 'message'}], newest first;
+    (``image.registry.read_pending``) or None; events: [{'id', 'time', 'message'}], newest first;
     domain / machine: what the machine should be (None: any).
     """
     last = events[0] if events else {}

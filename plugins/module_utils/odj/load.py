@@ -13,7 +13,7 @@ trailing NUL).
 :func:`load_package` refuses, before reading anything, a path that is not a
 regular file (a device such as /dev/zero, a FIFO, a folder) or a file larger
 than :data:`MAX_PACKAGE_BYTES`; decrypts a vault in memory; decodes the
-package; and cross-checks it (:func:`_odj_package.check`: both copies of the
+package; and cross-checks it (:func:`odj.package.check`: both copies of the
 join data agree, lengths and counts match the data). Every failure is a
 :class:`PackageLoadError` whose message names the source and the problem, never
 the package or its password. Pure: no AnsibleModule, no controller objects
@@ -171,8 +171,3 @@ def load_package(data=None, path=None, vault_password=None, vault_decrypt=None, 
         # the codec only raises OdjFormatError (the fuzz tests hold it to that); this keeps a missed case clean
         raise PackageLoadError('%s is not a valid provisioning package (%s)' % (where, type(exc).__name__))
     return LoadedPackage(raw, pd, form, vaulted)
-
-
-def raw_from_value(value):
-    """Raw package bytes from a filter value (any form, not vault encrypted); PackageLoadError if it is not one."""
-    return load_package(data=value, where='the value').raw

@@ -24,6 +24,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.odj.ndr impo
     ARRAY, BYTES, EMBED, GUID, NESTED, SID, U32, USTR, WSTR,
     FIRST_REFERENT, OdjFormatError, RawPayload, decode_type1, encode_type1, sid_from_str,
 )
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.sid import split_rid
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_raw
 
 PART_WIN7BLOB = uuid.UUID('631c7621-5289-4321-bc9e-80f843f868c3')
@@ -288,13 +289,6 @@ def _copies_differ(first, second):
     return None
 
 
-def _sid_rid(sid):
-    try:
-        return int(sid.rsplit('-', 1)[1])
-    except (AttributeError, IndexError, ValueError):
-        return None
-
-
 def _check_layout(obj, seen):
     """Every NDR serialization inside obj: referent ids 0x20000 + 4n in order, string max count = actual count."""
     layout = getattr(obj, '_layout', None)
@@ -349,7 +343,11 @@ def check(pd):
             if part.part_type in (PART_JOINPROV3, PART_JOINPROV4) and isinstance(part.payload, _Struct):
                 sid, rid = part.payload.sid, part.payload.rid
                 domain_sid = win7.dns_domain_info.sid
-                if sid is None or _sid_rid(sid) != rid or (domain_sid and sid.rsplit('-', 1)[0] != domain_sid):
+                try:
+                    machine_domain, machine_rid = split_rid(sid)
+                except ValueError:
+                    machine_domain = machine_rid = None
+                if machine_rid is None or machine_rid != rid or (domain_sid and machine_domain != domain_sid):
                     raise OdjFormatError('part %d (%s): the machine SID does not end with the RID or is not in the '
                                          "package's domain" % (index, part.type_name), None, 'OP_JOINPROV3_PART',
                                          'Sid = domain SID + RID')
@@ -433,7 +431,7 @@ def build_package(domain_dns, netbios_domain, forest, domain_guid, domain_sid, m
     if machine_sid is not None:
         sid_from_str(machine_sid)
         if rid is None:
-            rid = int(machine_sid.rsplit('-', 1)[1])
+            rid = split_rid(machine_sid)[1]
     for name, value in (('dc_flags', dc_flags), ('options', options), ('dc_address_type', dc_address_type)):
         if not isinstance(value, int) or not 0 <= value < 2 ** 32:
             raise ValueError('%s must be a 32-bit unsigned integer' % name)

@@ -37,6 +37,9 @@ _FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 
 _NAME_RE = re.compile(r'^[A-Za-z0-9-]+$')
 
+# A machine's status in odj_provision's result that makes it a failure of the task
+STATUS_FAILED = ('invalid', 'conflict', 'failed')
+
 
 def check_machine_name(name):
     """Upper-case NetBIOS name, or ValueError saying what is wrong with it."""

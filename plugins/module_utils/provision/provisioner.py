@@ -56,7 +56,8 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags im
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.package import build_package, encode
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import to_base64
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import (
-    ACCOUNT_MARKER, StoreEntry, check_machine_name, decide, default_password, is_workstation, package_mismatch)
+    ACCOUNT_MARKER, STATUS_FAILED, StoreEntry, check_machine_name, decide, default_password, is_workstation,
+    package_mismatch)
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import writable_dc_problem
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.store import (
     FORMS, PackageStore, StoreError)
@@ -67,8 +68,6 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.provision.st
 # a hash per iteration with no gain in strength.
 PASSWORD_LENGTH = 64
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits + '!#$*+,-./:;=?@[]^_{|}~'
-
-STATUS_FAILED = ('invalid', 'conflict', 'failed')
 
 # LDAP requests outstanding at once on the connection, and new accounts read back per search
 PIPELINE_WINDOW = 16

@@ -20,8 +20,9 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.ad.locator i
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.options import CONNECTION_ARGUMENT_SPEC, client_options
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.options import env
 from ansible_collections.winimage.provisioning.plugins.module_utils.common.netsetup_log import log_for, log_operation
+from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import STATUS_FAILED
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.provisioner import (
-    STATUS_FAILED, Progress, ProvisionError, Provisioner, summarize)
+    Progress, ProvisionError, Provisioner, summarize)
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.parts import (
     PartSources, error_for, log_machines, with_name)
 
