@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-import tempfile
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError, clean, result_error
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.kerberos import kinit_keytab
@@ -35,6 +34,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.ad.pipeline 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.tls import (
     TLSRefused, check_certificate, end_point_binding, is_ip, tls_context, verify_failure)
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.values import text_value
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir
 
 try:
     from ldap3.protocol.rfc2696 import paged_search_control
@@ -450,7 +450,7 @@ class Connection(object):
     def workdir(self):
         """This connection's private temporary folder (0700; krb5.conf files, credential caches), removed by close()."""
         if self._tmpdir is None:
-            self._tmpdir = tempfile.mkdtemp(prefix='odj-krb5-')
+            self._tmpdir = private_temp_dir('krb5-', legacy_prefix='odj-krb5-')
         return self._tmpdir
 
     def close(self):

@@ -26,9 +26,9 @@ import collections
 import os
 import re
 import shutil
-import tempfile
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.certstore import SstError, check_der_certificate
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir
 
 GPO_CONTAINER = 'CN=Policies,CN=System,%s'
 CA_CONTAINER = 'CN=Certification Authorities,CN=Public Key Services,CN=Services,%s'
@@ -165,9 +165,9 @@ def read_sysvol_file(server, share, path, runner=None, username=None, password=N
                                 'RHEL samba-client)', 'ERROR_NOT_SUPPORTED')
     if '"' in path or '\n' in path or '"' in share:
         raise DomainPolicyError('unsupported character in the SYSVOL path %r' % path, 'ERROR_INVALID_NAME')
-    folder = tempfile.mkdtemp(prefix='winimage-sysvol-')
+    # holds the SMB credentials file: a private folder that the next run removes if this one is killed
+    folder = private_temp_dir('sysvol-', legacy_prefix='winimage-sysvol-')
     try:
-        os.chmod(folder, 0o700)
         local = os.path.join(folder, 'file')
         command = [tool, '//%s/%s' % (server, share), '--timeout=%d' % int(timeout)]
         if address:

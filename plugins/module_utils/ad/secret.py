@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import tempfile
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.connection import Connection
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.kerberos import kinit_check, kinit_path
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir
 
 
 def verify_secret(sam_account_name, password, realm, kdc, run_command=None, workdir=None, ldap=None):
@@ -37,7 +37,7 @@ def verify_secret(sam_account_name, password, realm, kdc, run_command=None, work
         raise ADError('a password check needs the account name and the realm', 'options')
     if run_command is not None and kinit_path():
         own = workdir is None
-        directory = workdir or tempfile.mkdtemp(prefix='odj-krb5-')
+        directory = workdir or private_temp_dir('krb5-', legacy_prefix='odj-krb5-')
         try:
             return kinit_check(sam_account_name, password, realm.upper(), kdc, run_command, directory), 'kerberos'
         finally:

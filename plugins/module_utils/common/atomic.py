@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 import time
 
@@ -162,6 +163,44 @@ def private_workdir(parent, prefix):
         pass
     clean_workdirs(parent, prefix)
     return tempfile.mkdtemp(prefix='%s%s-' % (prefix, run_token()), dir=parent)
+
+
+def private_root(path):
+    """path as a 0700 folder of this user (created when absent); PermissionError when it is anything else."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise PermissionError(errno.EPERM, 'the private work folder is not a folder of this user; remove it', path)
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def user_temp_root():
+    """This user's private folder in the temporary directory: <TMPDIR>/winimage-work-<uid>."""
+    return os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid())
+
+
+def private_temp_dir(prefix, legacy_prefix=None):
+    """A new 0700 folder for secrets (tickets, staged files) in user_temp_root(), named prefix<run token>-<random>.
+
+    What killed runs left there under prefix is removed first, and so are folders an earlier version made in
+    TMPDIR itself (legacy_prefix, no run token) once untouched for an hour.
+    """
+    if legacy_prefix:
+        tmp = tempfile.gettempdir()
+        try:
+            names = os.listdir(tmp)
+        except OSError:
+            names = []
+        for name in names:
+            path = os.path.join(tmp, name)
+            if name.startswith(legacy_prefix) and not os.path.islink(path) and legacy_leftover(path):
+                shutil.rmtree(path, ignore_errors=True)
+    return private_workdir(private_root(user_temp_root()), prefix)
 
 
 def clean_workdirs(parent, prefix):

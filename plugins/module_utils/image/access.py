@@ -44,10 +44,12 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomi
     clean_workdirs,
     file_lock,
     legacy_leftover,
+    private_root,
     private_workdir,
     real_path,
     replace_from,
     temp_path_beside,
+    user_temp_root,
 )
 
 SYSTEM_REL = 'Windows/System32/config/SYSTEM'
@@ -110,17 +112,11 @@ WORK_PREFIXES = ('stage-', 'verify-', 'odj-')
 def _private_root(path):
     """path as a 0700 folder of this user (created when absent); ImageError when it is anything else."""
     try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
+        return private_root(path)
+    except PermissionError as exc:
+        raise ImageError('%s: %s' % (path, exc.strerror))
     except OSError as exc:
         raise ImageError('%s: cannot create the private work folder: %s' % (path, exc.strerror or exc))
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise ImageError('%s: the private work folder is not a folder of this user; remove it' % path)
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)
-    return path
 
 
 def work_root(image_real_path):
@@ -132,7 +128,7 @@ def work_root(image_real_path):
     parent = os.path.dirname(image_real_path)
     if os.access(parent, os.W_OK | os.X_OK):
         return _private_root(os.path.join(parent, WORK_FOLDER))
-    return _private_root(os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid()))
+    return _private_root(user_temp_root())
 
 
 LEGACY_PREFIXES = ('winimage-stage-', 'winimage-verify-', 'winimage-odj-')
@@ -156,7 +152,7 @@ def clean_leftovers(image_real_path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     for root in (os.path.join(os.path.dirname(image_real_path), WORK_FOLDER),
-                 os.path.join(tempfile.gettempdir(), 'winimage-work-%d' % os.getuid())):
+                 user_temp_root()):
         if os.path.isdir(root) and not os.path.islink(root):
             for prefix in WORK_PREFIXES:
                 removed.extend(os.path.join(root, name) for name in clean_workdirs(root, prefix))
