@@ -365,7 +365,7 @@ connection:
       or V(simple)), C(server), C(port), and C(sealed) (the SASL layer encrypts).
   returned: when a DC was reached
   type: dict
-  sample: {transport: sasl, auth: kerberos, server: 10.0.0.10, port: 389, sealed: true}
+  sample: {transport: sasl, auth: kerberos, server: dc1.corp.example.com, port: 389, sealed: true}
 machines:
   description: The outcome for every requested machine, in the order given.
   returned: always

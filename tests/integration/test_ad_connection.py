@@ -321,3 +321,34 @@ def test_wrong_password_names_the_account_and_protocol(hardened_dc):
     assert error.kind == 'bad_credentials'
     assert str(error).startswith('the DC %s:389 refused the NTLM credentials of Administrator@%s (invalid user name or '
                                  'password' % (hardened_dc.ip, hardened_dc.realm))
+
+
+def test_no_password_is_written_on_a_signed_only_connection(hardened_dc):
+    """encrypt=false signs without sealing: the DC accepts the bind, the collection refuses to send a password."""
+    dc = hardened_dc
+    admin = ADClient(dc.ip, username=dc.admin_user, password=dc.admin_password, domain=dc.dns_domain,
+                     encrypt=False).connect()
+    try:
+        assert not admin.protected
+        errors = []
+        pipe = admin.pipeline(1)
+        with pytest.raises(ADError) as err:
+            admin.queue_create_computer(pipe, 'SIGNONLY1', 'CN=Computers,%s' % dc.base_dn, dc.dns_domain,
+                                        'Vs-' + os.urandom(12).hex() + 'aZ9!', errors.append)
+            pipe.run()
+        assert err.value.kind == 'tls_required'
+        assert str(err.value) == ('refusing to send a password over sasl: the connection to %s:389 is neither TLS '
+                                  'nor sealed (encrypt is false)' % dc.ip)
+        assert admin.search(dc.base_dn, '(sAMAccountName=SIGNONLY1$)', 'subtree', ['cn']) == []
+    finally:
+        admin.close()
+
+
+def test_kerberos_failure_names_the_credential_cache(hardened_dc, tmp_path):
+    ccache = 'FILE:%s' % (tmp_path / 'empty.ccache')
+    with pytest.raises(ADError) as err:
+        ADClient(hardened_dc.ip, server_name='dc1.%s' % hardened_dc.dns_domain, auth_protocol='kerberos',
+                 ccache=ccache, domain=hardened_dc.dns_domain, timeout=5).connect()
+    assert err.value.kind == 'kerberos'
+    assert str(err.value).startswith('Kerberos authentication to %s:389 (service ldap/dc1.%s) failed from the '
+                                     'credential cache %s: ' % (hardened_dc.ip, hardened_dc.dns_domain, ccache))

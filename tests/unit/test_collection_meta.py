@@ -176,7 +176,10 @@ def test_awx_credential_types_inject_the_environment_the_modules_read():
             if 'choices' in field:
                 assert field.get('default') in field['choices'], field['id']
         injected |= set(env)
-    assert {'WINIMAGE_DOMAIN_USERNAME', 'WINIMAGE_DOMAIN_PASSWORD', 'WINIMAGE_VAULT_PASSWORD'} <= injected
+    assert {'WINIMAGE_DOMAIN_USERNAME', 'WINIMAGE_DOMAIN_PASSWORD', 'WINIMAGE_KEYTAB', 'WINIMAGE_VAULT_PASSWORD'} <= injected
+    # a keytab instead of a password: the domain account's password is not required
+    account = [t for t in types if 'WINIMAGE_DOMAIN_USERNAME' in t['injectors']['env']][0]
+    assert 'domain_password' not in account['inputs'].get('required', [])
     # the roles read every injected variable when their own variables are not given
     defaults = ''
     for role in ('provisioner', 'requester'):

@@ -26,6 +26,9 @@ FLIPS = 60
 
 
 def fixtures():
+    """The Samba-made packages of ../shared; without ../shared, one parameter that skips (a failure under CI)."""
+    if not os.path.isdir(FIXTURES):
+        return [pytest.param(None, marks=pytest.mark.skip(reason='../shared (fixtures beside the checkout) is absent'))]
     names = sorted(n for n in os.listdir(FIXTURES) if n.endswith('.djoin'))
     assert names, 'no packages in %s' % FIXTURES
     return [os.path.join(FIXTURES, n) for n in names]
@@ -33,6 +36,8 @@ def fixtures():
 
 @pytest.fixture
 def djoin():
+    if not os.path.isdir(FIXTURES):
+        pytest.skip('../shared (fixtures beside the checkout) is absent')
     with open(fixtures()[0], 'rb') as handle:
         return handle.read()
 
@@ -139,7 +144,7 @@ def flips(raw, seed, count=FLIPS):
         yield bytes(damaged)
 
 
-@pytest.mark.parametrize('path', fixtures(), ids=os.path.basename)
+@pytest.mark.parametrize('path', fixtures(), ids=lambda p: os.path.basename(p) if p else 'no-shared')
 @pytest.mark.parametrize('form', ['raw', 'djoin_file'])
 def test_seeded_bit_flips_are_refused_cleanly(path, form):
     with open(path, 'rb') as handle:

@@ -62,7 +62,7 @@ def _import_dns():
         import dns.exception  # pylint: disable=import-outside-toplevel
         import dns.resolver  # pylint: disable=import-outside-toplevel
     except ImportError:
-        raise ADError('finding a domain controller needs the dnspython package (or give domain_controller)',
+        raise ADError('finding a domain controller needs the dnspython package (or give domain_server)',
                       'missing_library')
     return dns
 
@@ -162,7 +162,7 @@ def discover_dcs(domain, dns_servers=None, site=None, timeout=5.0):
             found.append(DiscoveredDC(host, record.port, record.priority, record.weight, addresses))
         if found:
             return found
-    raise ADError('no domain controller found for %s in DNS (%s); give domain_controller or check DNS'
+    raise ADError('no domain controller found for %s in DNS (%s); give domain_server or check DNS'
                   % (domain, '; '.join(errors) or 'no SRV records'), 'discovery')
 
 
