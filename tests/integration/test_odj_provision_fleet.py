@@ -10,8 +10,11 @@
   replaced meanwhile reports those machines failed, never ok;
 * dest is created 0700 when missing; check mode says it would be;
 * a 60-machine batch reports ``n/60`` while it runs and its NetSetup log grows as machines finish.
+* the provisioner role in check mode on a first run (no store folder yet): succeeds, says it would create, creates
+  neither the folder nor an account.
 """
 
+import json
 import os
 import re
 import stat
@@ -313,6 +316,52 @@ def test_provisioner_role_relaunch_with_an_empty_store(samba_dc, tmp_path, colle
     assert new != joined
     assert kinit_ok(samba_dc, 'ROLERL02', new, tmp_path)
     assert not kinit_ok(samba_dc, 'ROLERL02', joined, tmp_path)  # the re-imaged machine needs the new package
+
+
+def test_provisioner_role_check_mode_first_run_creates_nothing(samba_dc, tmp_path, collections_root):
+    """The provisioner role with --check on a first run: the store folder does not exist yet.
+
+    The play succeeds and reports what it would do (the store and the account), and creates neither; the same
+    play without --check then creates both.
+    """
+    from playbook import run_playbook, task_results
+    store = tmp_path / 'new' / 'store'
+    names = ['ROLECHK01', 'ROLECHK02']
+    tasks = [
+        {'name': 'provisioner', 'ansible.builtin.include_role': {'name': 'winimage.provisioning.provisioner'},
+         'vars': {'odj_domain': samba_dc.dns_domain, 'odj_domain_controller': samba_dc.ip,
+                  'odj_cert_validation': 'ignore',
+                  'odj_domain_username': '%s@%s' % (samba_dc.admin_user, samba_dc.realm),
+                  'odj_domain_password': samba_dc.admin_password, 'odj_vault_password': 'vault-rolechk',
+                  'odj_store_dir': str(store), 'odj_netsetup_log': str(tmp_path / 'logs' / 'netsetup.log'),
+                  'provisioner_machines': names}},
+        {'name': 'show the results', 'ansible.builtin.debug': {'var': 'provisioner_results'}},
+    ]
+
+    def play(check):
+        rc, out = run_playbook(collections_root, tmp_path, tasks, verbosity=0, check=check)
+        assert rc == 0, out[-3000:]
+        stats = json.loads(out[out.index('{'):])['stats']['localhost']
+        return stats, task_results(out)
+
+    stats, results = play(check=True)
+    assert stats['failures'] == 0 and stats['changed'] > 0, stats
+    role = 'winimage.provisioning.provisioner : '
+    assert results[role + 'Create the package store (0700)']['changed'] is True
+    provisioned = results[role + 'Provision the machine accounts and write the vault-encrypted packages']
+    assert provisioned['changed'] is True and not provisioned.get('failed'), provisioned
+    rows = {r['name']: r for r in results['show the results']['provisioner_results']}
+    assert {n: rows[n]['status'] for n in names} == {n: 'would create' for n in names}, rows
+    assert not (tmp_path / 'new').exists()
+    assert [ldap_account(samba_dc, n) for n in names] == [None, None]
+
+    # not vacuous: the same play for real makes the store (0700) and the accounts
+    stats, results = play(check=False)
+    rows = {r['name']: r for r in results['show the results']['provisioner_results']}
+    assert {n: rows[n]['status'] for n in names} == {n: 'created' for n in names}, rows
+    assert stat.S_IMODE(os.stat(str(store)).st_mode) == 0o700
+    assert sorted(n for n in os.listdir(str(store)) if not n.startswith('.')) == ['%s.djoin.vault' % n for n in names]
+    assert all(ldap_account(samba_dc, n) is not None for n in names)
 
 
 def test_a_run_that_cannot_get_the_store_lock_changes_nothing(samba_dc, client, tmp_path):
