@@ -75,3 +75,26 @@ def test_a_private_folder_of_another_kind_is_refused(tmpdir_here):
     os.symlink(str(tmpdir_here), _atomic.user_temp_root())
     with pytest.raises(PermissionError, match='not a folder of this user'):
         _atomic.private_temp_dir('krb5-')
+
+
+def test_a_work_folder_removed_by_another_run_is_made_again(tmp_path, monkeypatch):
+    """Between this run's mkdir of the parent and its mkdtemp, another run removed the (then empty) parent."""
+    parent = tmp_path / '.winimage-work'
+    real_mkdtemp = tempfile.mkdtemp
+    calls = []
+
+    def racing_mkdtemp(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.rmdir(str(parent))  # the other run's remove_workdir(..., parent_too=True)
+        return real_mkdtemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, 'mkdtemp', racing_mkdtemp)
+    folder = _atomic.private_workdir(str(parent), 'stage-')
+    assert os.path.isdir(folder) and os.path.dirname(folder) == str(parent) and len(calls) == 2
+    assert stat.S_IMODE(os.stat(str(parent)).st_mode) == 0o700
+    other = _atomic.private_workdir(str(parent), 'verify-')
+    _atomic.remove_workdir(other, parent_too=True)
+    assert os.path.isdir(str(parent)), 'a parent another run still uses stays'
+    _atomic.remove_workdir(folder, parent_too=True)
+    assert not parent.exists()

@@ -155,14 +155,28 @@ def private_workdir(parent, prefix):
     """A new 0700 folder <parent>/<prefix><run token>-<random>, after removing what killed runs left there.
 
     parent is created 0700 when absent. Every folder below it whose name carries the token of a dead run of this
-    host is removed first: secrets staged by a run that was killed do not outlive the next run.
+    host is removed first: secrets staged by a run that was killed do not outlive the next run. Another run may
+    remove parent once it is empty (remove_workdir); it is then made again.
     """
-    try:
-        os.mkdir(parent, 0o700)
-    except FileExistsError:
-        pass
-    clean_workdirs(parent, prefix)
-    return tempfile.mkdtemp(prefix='%s%s-' % (prefix, run_token()), dir=parent)
+    for attempt in range(5):
+        try:
+            os.mkdir(parent, 0o700)
+        except FileExistsError:
+            pass
+        clean_workdirs(parent, prefix)
+        try:
+            return tempfile.mkdtemp(prefix='%s%s-' % (prefix, run_token()), dir=parent)
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+
+
+def remove_workdir(folder, parent_too=False):
+    """Remove a private_workdir folder; with parent_too, its parent as well once no other run has a folder there."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if parent_too:
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(folder))
 
 
 def private_root(path):

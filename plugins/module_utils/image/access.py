@@ -47,6 +47,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomi
     private_root,
     private_workdir,
     real_path,
+    remove_workdir,
     replace_from,
     temp_path_beside,
     user_temp_root,
@@ -159,6 +160,11 @@ def clean_leftovers(image_real_path):
     return removed
 
 
+def drop_workdir(folder):
+    """Remove a run's work folder, and the private work folder beside the image once no run has anything there."""
+    remove_workdir(folder, parent_too=os.path.basename(os.path.dirname(folder)) == WORK_FOLDER)
+
+
 @contextlib.contextmanager
 def scratch(image, prefix):
     """A private 0700 folder for one run's work on image, removed on exit (a killed run's: by the next run)."""
@@ -166,7 +172,7 @@ def scratch(image, prefix):
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        drop_workdir(folder)
 
 
 _DEFAULT_RUNNER = []
@@ -344,7 +350,7 @@ class WimImage(object):
                 os.makedirs(os.path.join(tmp, 'Windows'))
             yield Staging(tmp)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            drop_workdir(tmp)
 
     def check_writable(self, paths):
         for target in (self.path, os.path.dirname(self.path)):
@@ -394,7 +400,7 @@ class WimImage(object):
                 os.unlink(tmp)
             raise
         finally:
-            shutil.rmtree(verify, ignore_errors=True)
+            drop_workdir(verify)
         return backup_path
 
 
