@@ -205,16 +205,25 @@ def private_temp_dir(prefix, legacy_prefix=None):
     TMPDIR itself (legacy_prefix, no run token) once untouched for an hour.
     """
     if legacy_prefix:
-        tmp = tempfile.gettempdir()
-        try:
-            names = os.listdir(tmp)
-        except OSError:
-            names = []
-        for name in names:
-            path = os.path.join(tmp, name)
-            if name.startswith(legacy_prefix) and not os.path.islink(path) and legacy_leftover(path):
-                shutil.rmtree(path, ignore_errors=True)
+        remove_legacy_temps(legacy_prefix)
     return private_workdir(private_root(user_temp_root()), prefix)
+
+
+def remove_legacy_temps(prefixes):
+    """Remove the folders an earlier version left in TMPDIR itself (names starting with prefixes, no run token)
+    that belong to this user and were untouched for an hour; paths of those removed."""
+    tmp = tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        names = []
+    removed = []
+    for name in names:
+        path = os.path.join(tmp, name)
+        if name.startswith(prefixes) and not os.path.islink(path) and legacy_leftover(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def clean_workdirs(parent, prefix):

@@ -43,10 +43,10 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomi
     LockTimeout,
     clean_workdirs,
     file_lock,
-    legacy_leftover,
     private_root,
     private_workdir,
     real_path,
+    remove_legacy_temps,
     remove_workdir,
     replace_from,
     temp_path_beside,
@@ -141,17 +141,7 @@ def clean_leftovers(image_real_path):
     Earlier versions staged in TMPDIR itself (winimage-stage-*, winimage-verify-*, winimage-odj-*, without a run
     token): those of this user untouched for an hour are removed too.
     """
-    removed = []
-    tmp = tempfile.gettempdir()
-    try:
-        names = os.listdir(tmp)
-    except OSError:
-        names = []
-    for name in names:
-        path = os.path.join(tmp, name)
-        if name.startswith(LEGACY_PREFIXES) and not os.path.islink(path) and legacy_leftover(path):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    removed = remove_legacy_temps(LEGACY_PREFIXES)
     for root in (os.path.join(os.path.dirname(image_real_path), WORK_FOLDER),
                  user_temp_root()):
         if os.path.isdir(root) and not os.path.islink(root):
