@@ -35,8 +35,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.winimage.provisioning.plugins.module_utils.common import netapi_errors as _netapi_errors
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.decide import (
     PROVISION, JoinConflict, decide_provision, describe_join, package_join, provision_option_problems, same_join)
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import OPTION_FLAGS as LINUX_OPTION_FLAGS
-from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import PROVISION as FLAGS
+from ansible_collections.winimage.provisioning.plugins.module_utils.odj.flags import WINDOWS_OPTION_FLAGS, flags_of
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.load import PackageLoadError, load_package
 from ansible_collections.winimage.provisioning.plugins.module_utils.provision.decide import check_machine_name
 from ansible_collections.winimage.provisioning.plugins.module_utils.odj.text import FORMS, render, to_base64
@@ -44,8 +43,6 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.common.windo
 
 MODULE = 'winimage.provisioning.win_odj_provision'
 
-# option -> NETSETUP_PROVISION_* name: odj_provision's, plus the flag only Windows honours
-OPTION_FLAGS = LINUX_OPTION_FLAGS + (('downlevel_priv_support', 'NETSETUP_PROVISION_DOWNLEVEL_PRIV_SUPPORT'),)
 # the names of the deprecated provision_options list -> boolean options
 LIST_NAMES = {'reuse_account': 'reuse_account', 'use_default_password': 'use_default_password',
               'skip_account_search': 'skip_account_search', 'root_ca_certs': 'provision_root_ca_certs',
@@ -98,11 +95,7 @@ def check_options(args):
                                              certificate_templates=params.get('certificate_templates'))
     if errors:
         raise AnsibleActionFail('; '.join(errors))
-    flags = 0
-    for option, name in OPTION_FLAGS:
-        if params.get(option):
-            flags |= FLAGS[name]
-    return params, flags, warnings + more
+    return params, flags_of(params, WINDOWS_OPTION_FLAGS), warnings + more
 
 
 def existing_join(query):

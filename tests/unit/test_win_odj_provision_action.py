@@ -203,3 +203,10 @@ def test_options_both_provisioners_have_mean_the_same():
         assert (kind(here), here.get('elements', 'str').replace('path', 'str'), here.get('default')) == \
             (kind(there), there.get('elements', 'str').replace('path', 'str'), there.get('default')), name
         assert set(here.get('aliases', [])) <= set(there.get('aliases', [])), name
+
+
+def test_the_windows_only_flag_reaches_the_request(raw):
+    result, conn = run_action(act.ActionModule, args(downlevel_priv_support=True, persistent_site=True),
+                              {'query': NO_FILE, 'create': created(raw), 'write': {'changed': True, 'size': 1}})
+    assert not result.get('failed'), result
+    assert conn.calls[1][1]['_request']['options'] == 0x1 | 0x20  # DOWNLEVEL_PRIV_SUPPORT | PERSISTENTSITE

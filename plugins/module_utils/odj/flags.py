@@ -25,17 +25,25 @@ OPTION_FLAGS = (
     ('provision_root_ca_certs', 'NETSETUP_PROVISION_ROOT_CA_CERTS'),
     ('persistent_site', 'NETSETUP_PROVISION_PERSISTENTSITE'),
 )
+# win_odj_provision's options: the same, plus the one only Windows' NetCreateProvisioningPackage honours
+WINDOWS_OPTION_FLAGS = OPTION_FLAGS + (('downlevel_priv_support', 'NETSETUP_PROVISION_DOWNLEVEL_PRIV_SUPPORT'),)
+
+
+def flags_of(params, table=OPTION_FLAGS):
+    """NETSETUP_PROVISION_* value of the options of table that params (a dict of module options) sets true."""
+    value = 0
+    for option, name in table:
+        if params.get(option):
+            value |= PROVISION[name]
+    return value
 
 
 def provision_flags(**options):
     """NETSETUP_PROVISION_* value of the options given as booleans (names of OPTION_FLAGS)."""
-    value = 0
-    for option, name in OPTION_FLAGS:
-        if options.pop(option, False):
-            value |= PROVISION[name]
-    if options:
-        raise ValueError('unknown provisioning option(s): %s' % ', '.join(sorted(options)))
-    return value
+    unknown = set(options) - set(option for option, dummy in OPTION_FLAGS)
+    if unknown:
+        raise ValueError('unknown provisioning option(s): %s' % ', '.join(sorted(unknown)))
+    return flags_of(options)
 
 
 # DOMAIN_CONTROLLER_INFO Flags (dsgetdc.h)
