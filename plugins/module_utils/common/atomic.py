@@ -154,15 +154,13 @@ def remove_stale_temps(target, suffix):
 def private_workdir(parent, prefix):
     """A new 0700 folder <parent>/<prefix><run token>-<random>, after removing what killed runs left there.
 
-    parent is created 0700 when absent. Every folder below it whose name carries the token of a dead run of this
-    host is removed first: secrets staged by a run that was killed do not outlive the next run. Another run may
-    remove parent once it is empty (remove_workdir); it is then made again.
+    parent is created 0700 when absent (PermissionError when it is not a folder of this user). Every folder below
+    it whose name carries the token of a dead run of this host is removed first: secrets staged by a run that was
+    killed do not outlive the next run. Another run may remove parent once it is empty (remove_workdir); it is
+    then made again.
     """
     for attempt in range(5):
-        try:
-            os.mkdir(parent, 0o700)
-        except FileExistsError:
-            pass
+        private_root(parent)
         clean_workdirs(parent, prefix)
         try:
             return tempfile.mkdtemp(prefix='%s%s-' % (prefix, run_token()), dir=parent)
