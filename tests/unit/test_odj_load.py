@@ -35,9 +35,7 @@ def fixtures():
 
 
 @pytest.fixture
-def djoin():
-    if not os.path.isdir(FIXTURES):
-        pytest.skip('../shared (fixtures beside the checkout) is absent')
+def djoin(shared_dir):
     with open(fixtures()[0], 'rb') as handle:
         return handle.read()
 

@@ -34,6 +34,7 @@ def test_a_connection_keeps_its_tickets_in_the_users_private_folder(tmpdir_here)
     open(os.path.join(folder, 'ccache'), 'w').close()
     conn.close()
     assert not os.path.exists(folder)
+    assert not os.path.exists(_atomic.user_temp_root()), 'the private folder goes with the last run that used it'
 
 
 def test_a_killed_runs_ticket_folder_is_removed_by_the_next_run(tmpdir_here, collections_root):
@@ -45,13 +46,15 @@ def test_a_killed_runs_ticket_folder_is_removed_by_the_next_run(tmpdir_here, col
               'time.sleep(60)\n')
     env = dict(os.environ, PYTHONPATH=collections_root)
     proc = subprocess.Popen([sys.executable, '-c', script, str(tmpdir_here)], stdout=subprocess.PIPE, env=env, text=True)
-    left = proc.stdout.readline().strip()
-    assert os.path.isfile(os.path.join(left, 'ccache'))
-    live = _atomic.private_temp_dir('krb5-')  # a run beside a live one leaves the live one's folder alone
-    assert os.path.isdir(left)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
+    try:
+        left = proc.stdout.readline().strip()
+        assert os.path.isfile(os.path.join(left, 'ccache'))
+        live = _atomic.private_temp_dir('krb5-')  # a run beside a live one leaves the live one's folder alone
+        assert os.path.isdir(left)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
     assert os.path.isdir(left)  # the kill left it behind
     again = _atomic.private_temp_dir('krb5-')
     assert not os.path.exists(left)

@@ -34,7 +34,7 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.ad.pipeline 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.tls import (
     TLSRefused, check_certificate, end_point_binding, is_ip, tls_context, verify_failure)
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.values import text_value
-from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir, remove_workdir
 
 try:
     from ldap3.protocol.rfc2696 import paged_search_control
@@ -461,9 +461,7 @@ class Connection(object):
                 pass
         self.conn = None
         if self._tmpdir:
-            for name in os.listdir(self._tmpdir):
-                os.unlink(os.path.join(self._tmpdir, name))
-            os.rmdir(self._tmpdir)
+            remove_workdir(self._tmpdir, parent_too=True)
             self._tmpdir = None
 
     def __enter__(self):

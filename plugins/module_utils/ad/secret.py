@@ -11,12 +11,11 @@ asks it for many accounts at once over a bound client's DC and options.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.connection import Connection
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.errors import ADError
 from ansible_collections.winimage.provisioning.plugins.module_utils.ad.kerberos import kinit_check, kinit_path
-from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir
+from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomic import private_temp_dir, remove_workdir
 
 
 def verify_secret(sam_account_name, password, realm, kdc, run_command=None, workdir=None, ldap=None):
@@ -42,9 +41,7 @@ def verify_secret(sam_account_name, password, realm, kdc, run_command=None, work
             return kinit_check(sam_account_name, password, realm.upper(), kdc, run_command, directory), 'kerberos'
         finally:
             if own:
-                for name in os.listdir(directory):
-                    os.unlink(os.path.join(directory, name))
-                os.rmdir(directory)
+                remove_workdir(directory, parent_too=True)
     if ldap is None:
         raise ADError('checking the password of %s needs kinit (krb5 user tools) or an LDAP connection'
                       % sam_account_name, 'missing_library')

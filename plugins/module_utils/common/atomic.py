@@ -183,6 +183,8 @@ def private_root(path):
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
+    except OSError as exc:
+        raise OSError(exc.errno, 'cannot create the private work folder: %s' % exc.strerror, path)
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
         raise PermissionError(errno.EPERM, 'the private work folder is not a folder of this user; remove it', path)
@@ -204,7 +206,7 @@ def private_temp_dir(prefix, legacy_prefix=None):
     """
     if legacy_prefix:
         remove_legacy_temps(legacy_prefix)
-    return private_workdir(private_root(user_temp_root()), prefix)
+    return private_workdir(user_temp_root(), prefix)
 
 
 def remove_legacy_temps(prefixes):

@@ -43,7 +43,6 @@ from ansible_collections.winimage.provisioning.plugins.module_utils.common.atomi
     LockTimeout,
     clean_workdirs,
     file_lock,
-    private_root,
     private_workdir,
     real_path,
     remove_legacy_temps,
@@ -110,26 +109,19 @@ WORK_FOLDER = '.winimage-work'
 WORK_PREFIXES = ('stage-', 'verify-', 'odj-')
 
 
-def _private_root(path):
-    """path as a 0700 folder of this user (created when absent); ImageError when it is anything else."""
-    try:
-        return private_root(path)
-    except PermissionError as exc:
-        raise ImageError('%s: %s' % (path, exc.strerror))
-    except OSError as exc:
-        raise ImageError('%s: cannot create the private work folder: %s' % (path, exc.strerror or exc))
-
-
-def work_root(image_real_path):
-    """The private folder staging for this image goes to: beside it when its folder is writable, else in TMPDIR.
+def new_workdir(image_real_path, prefix):
+    """A new private 0700 folder for one run's work on an image, in the private work folder beside the image (in
+    TMPDIR when the image's folder is read-only); ImageError when that work folder cannot be made or is not one.
 
     What killed runs left there (and in the TMPDIR fallback) is removed first.
     """
     clean_leftovers(image_real_path)
     parent = os.path.dirname(image_real_path)
-    if os.access(parent, os.W_OK | os.X_OK):
-        return _private_root(os.path.join(parent, WORK_FOLDER))
-    return _private_root(user_temp_root())
+    root = os.path.join(parent, WORK_FOLDER) if os.access(parent, os.W_OK | os.X_OK) else user_temp_root()
+    try:
+        return private_workdir(root, prefix)
+    except OSError as exc:
+        raise ImageError('%s: %s' % (root, exc.strerror or exc))
 
 
 LEGACY_PREFIXES = ('winimage-stage-', 'winimage-verify-', 'winimage-odj-')
@@ -150,19 +142,14 @@ def clean_leftovers(image_real_path):
     return removed
 
 
-def drop_workdir(folder):
-    """Remove a run's work folder, and the private work folder beside the image once no run has anything there."""
-    remove_workdir(folder, parent_too=os.path.basename(os.path.dirname(folder)) == WORK_FOLDER)
-
-
 @contextlib.contextmanager
 def scratch(image, prefix):
     """A private 0700 folder for one run's work on image, removed on exit (a killed run's: by the next run)."""
-    folder = private_workdir(work_root(image.path), prefix)
+    folder = new_workdir(image.path, prefix)
     try:
         yield folder
     finally:
-        drop_workdir(folder)
+        remove_workdir(folder, parent_too=True)
 
 
 _DEFAULT_RUNNER = []
@@ -324,7 +311,11 @@ class WimImage(object):
     def _workdir(self, prefix):
         if self.workdir is not None:
             return tempfile.mkdtemp(prefix='winimage-' + prefix, dir=self.workdir)
-        return private_workdir(work_root(self.path), prefix)
+        return new_workdir(self.path, prefix)
+
+    def _drop(self, folder):
+        # the private work folder goes with the last run that uses it; a folder the caller gave stays
+        remove_workdir(folder, parent_too=self.workdir is None)
 
     @contextlib.contextmanager
     def staging(self):
@@ -340,7 +331,7 @@ class WimImage(object):
                 os.makedirs(os.path.join(tmp, 'Windows'))
             yield Staging(tmp)
         finally:
-            drop_workdir(tmp)
+            self._drop(tmp)
 
     def check_writable(self, paths):
         for target in (self.path, os.path.dirname(self.path)):
@@ -390,7 +381,7 @@ class WimImage(object):
                 os.unlink(tmp)
             raise
         finally:
-            drop_workdir(verify)
+            self._drop(verify)
         return backup_path
 
 
